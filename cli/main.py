@@ -1,0 +1,10 @@
+"""Entry point: registers every command module on the typer app."""
+
+from __future__ import annotations
+
+from cli import read, write  # noqa: F401  (registers the commands)
+from cli.app import app
+
+
+def run() -> None:
+    app()

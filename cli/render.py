@@ -1,0 +1,64 @@
+"""One renderer for every read command: a View becomes a Rich table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+@dataclass
+class View:
+    """What a command shows: JSON-ready data, and the same facts as titled rows."""
+
+    data: Any
+    columns: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = ()
+    title: str | None = None
+    footer: list[str] = field(default_factory=list)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(view: View, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(view.data, ensure_ascii=False, indent=2) + "\n")
+    elif fmt is Format.CSV:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(view.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in view.rows)
+    else:
+        render_table(view)
+
+
+def render_table(view: View) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    table = Table(title=view.title, title_justify="left", show_lines=False)
+    for name in view.columns:
+        table.add_column(name, overflow="fold")
+    for row in view.rows:
+        table.add_row(*(cell(v) for v in row))
+    console.print(table)
+    for line in view.footer:
+        console.print(line, soft_wrap=True)

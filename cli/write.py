@@ -1,0 +1,123 @@
+"""Writing commands: init, record, correct, retract."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from cli.app import app, note, state
+from cli.render import Format
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
+]
+
+
+def _print_written(record_id: str, version: int | None, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        data: dict[str, object] = {"record_id": record_id}
+        if version is not None:
+            data["version"] = version
+        typer.echo(json.dumps(data))
+    elif version is None:
+        typer.echo(record_id)
+    else:
+        typer.echo(f"{record_id} {version}")
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the ledger's tables and register the shipped Mali p-code list."""
+    from ledger.reference import mali_locations
+    from ledger.storage import open_ledger, safe_target
+
+    st = state(ctx)
+    ledger = open_ledger(st.db, actor=st.actor, create=True)
+    added = ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
+    note(f"ledger ready at {safe_target(st.db)} ({len(added)} locations registered)")
+
+
+@app.command()
+def record(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="assessment, registration or return.")],
+    location: Annotated[str, typer.Option("--location", help="P-code or name.")],
+    date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD, YYYY-MM or YYYY.")],
+    individuals: Annotated[str, typer.Option("--individuals", help="Number of people.")],
+    source: Annotated[str, typer.Option("--source", help="Who published the figure.")],
+    households: Annotated[
+        str | None, typer.Option("--households", help="Number of households, if known.")
+    ] = None,
+    report: Annotated[str | None, typer.Option("--report", help="Report or dataset title.")] = None,
+    source_url: Annotated[str | None, typer.Option("--source-url")] = None,
+    published_on: Annotated[str | None, typer.Option("--published-on")] = None,
+    round_: Annotated[str | None, typer.Option("--round", help="Assessment round.")] = None,
+    origin: Annotated[str | None, typer.Option("--origin", help="Where people came from.")] = None,
+    cause: Annotated[str | None, typer.Option("--cause")] = None,
+    note_: Annotated[str | None, typer.Option("--note")] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Record a figure; prints the new record's id."""
+    written = state(ctx).ledger().record(
+        kind=kind,
+        location=location,
+        date=date,
+        individuals=individuals,
+        households=households,
+        source={
+            "publisher": source,
+            "report": report,
+            "round": round_,
+            "url": source_url,
+            "published_on": published_on,
+        },
+        origin=origin,
+        cause=cause,
+        note=note_,
+    )
+    for line in written.notes:
+        note(line)
+    _print_written(str(written.record_id), None, fmt)
+
+
+@app.command()
+def correct(
+    ctx: typer.Context,
+    record_id: Annotated[str, typer.Argument(help="The record to correct.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the figure is corrected.")],
+    individuals: Annotated[str | None, typer.Option("--individuals")] = None,
+    households: Annotated[
+        str | None, typer.Option("--households", help="A number, or 'unknown'.")
+    ] = None,
+    date: Annotated[str | None, typer.Option("--date")] = None,
+    location: Annotated[str | None, typer.Option("--location")] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Correct a record's values; prints the record id and its new version."""
+    unknown = households is not None and households.strip().lower() == "unknown"
+    written = state(ctx).ledger().correct(
+        record_id,
+        individuals=individuals,
+        households=None if unknown else households,
+        households_unknown=unknown,
+        date=date,
+        location=location,
+        reason=reason,
+    )
+    for line in written.notes:
+        note(line)
+    _print_written(str(written.record_id), written.version, fmt)
+
+
+@app.command()
+def retract(
+    ctx: typer.Context,
+    record_id: Annotated[str, typer.Argument(help="The record to retract.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the record is withdrawn.")],
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Retract a record: it leaves the totals and stays in history."""
+    written = state(ctx).ledger().retract(record_id, reason=reason)
+    _print_written(str(written.record_id), written.version, fmt)

@@ -1,0 +1,142 @@
+"""The ledger application: use cases over the event store (get → command → save)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from ledger.errors import ConcurrentChange, InvalidInput, RecordNotFound
+from ledger.inputs import Correction, NewFigure, Retraction, validated
+from ledger.locations import GAZETTEER_ID, Gazetteer, Location, LocationIndex, Resolution
+from ledger.records import FigureRecord, RecordVersion, versions_from_events
+
+APPLICATION_NAME = "dledger"
+
+
+def parse_record_id(text: str | UUID) -> UUID:
+    if isinstance(text, UUID):
+        return text
+    try:
+        return UUID(text.strip())
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"{text!r} is not a record id (a UUID)") from None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write use case did: the record, its new version, and notes for the user."""
+
+    record_id: UUID
+    version: int
+    notes: list[str] = field(default_factory=list)
+
+
+class Ledger(Application[UUID]):
+    """Figure records and the location registry, over one event store."""
+
+    name = APPLICATION_NAME  # fixed: the table names derive from it
+
+    def __init__(self, env: dict[str, str] | None = None, actor: str = "unknown") -> None:
+        super().__init__(env)
+        self.actor = actor
+        self._index: LocationIndex | None = None
+
+    # Locations -------------------------------------------------------------------------
+
+    def gazetteer(self) -> Gazetteer:
+        try:
+            gazetteer: Gazetteer = self.repository.get(GAZETTEER_ID)
+        except AggregateNotFoundError:
+            gazetteer = Gazetteer()
+        return gazetteer
+
+    def locations(self) -> LocationIndex:
+        if self._index is None:
+            self._index = self.gazetteer().index()
+        return self._index
+
+    def register_locations(self, locations: Iterable[Location], source: str) -> list[Location]:
+        """Register new locations (and new name variants of known ones) in one event."""
+        gazetteer = self.gazetteer()
+        changed = gazetteer.register(locations, source=source, actor=self.actor)
+        if changed:
+            self._save(GAZETTEER_ID, gazetteer)
+        self._index = None
+        return changed
+
+    def resolve(self, query: str) -> Resolution:
+        return self.locations().resolve(query)
+
+    # Figure records ----------------------------------------------------------------------
+
+    def record(self, **values: Any) -> Written:
+        """Record a new figure; ``location`` and ``origin`` may be p-codes or names."""
+        figure, notes = self.validate_figure(**values)
+        record = FigureRecord.from_input(figure, self.actor, uuid4())
+        self._save(record.id, record)
+        return Written(record.id, record.version, notes)
+
+    def validate_figure(
+        self, *, location: str, origin: str | None = None, **values: Any
+    ) -> tuple[NewFigure, list[str]]:
+        resolution = self.resolve(location)
+        notes = list(resolution.notes)
+        origin_pcode = None
+        if origin:
+            origin_resolution = self.resolve(origin)
+            origin_pcode = origin_resolution.location.pcode
+            notes += origin_resolution.notes
+        figure = validated(
+            NewFigure, pcode=resolution.location.pcode, origin=origin_pcode, **values
+        )
+        return figure, notes
+
+    def correct(self, record_id: str | UUID, **values: Any) -> Written:
+        """Correct some of individuals, households, date, location; a reason is required."""
+        notes: list[str] = []
+        location = values.pop("location", None)
+        if location is not None:
+            resolution = self.resolve(location)
+            values["pcode"] = resolution.location.pcode
+            notes += resolution.notes
+        correction = validated(Correction, **values)
+        record = self.get_record(record_id)
+        record.correct(correction, self.actor)
+        self._save(record.id, record)
+        return Written(record.id, record.version, notes)
+
+    def retract(self, record_id: str | UUID, reason: str) -> Written:
+        retraction = validated(Retraction, reason=reason)
+        record = self.get_record(record_id)
+        record.retract(retraction.reason, self.actor)
+        self._save(record.id, record)
+        return Written(record.id, record.version)
+
+    def get_record(self, record_id: str | UUID) -> FigureRecord:
+        rid = parse_record_id(record_id)
+        try:
+            record = self.repository.get(rid)
+        except AggregateNotFoundError:
+            raise RecordNotFound(rid) from None
+        if not isinstance(record, FigureRecord):
+            raise RecordNotFound(rid)
+        return record
+
+    def history(self, record_id: str | UUID) -> list[RecordVersion]:
+        """Every version of a record, oldest first, with what changed, who, when and why."""
+        rid = parse_record_id(record_id)
+        events = list(self.events.get(rid))
+        if not events or not isinstance(events[0], FigureRecord.Recorded):
+            raise RecordNotFound(rid)
+        return versions_from_events(events)
+
+    def _save(self, aggregate_id: UUID, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentChange(aggregate_id) from None

@@ -1,0 +1,234 @@
+"""Validated inputs: nothing becomes an event before it passes through these models."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from ledger.dates import FigureDate, Precision, utc_now
+from ledger.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Kind(StrEnum):
+    ASSESSMENT = "assessment"
+    REGISTRATION = "registration"
+    RETURN = "return"
+
+
+FIELD_LABELS = {
+    "individuals": "individuals",
+    "households": "households",
+    "kind": "KIND",
+    "date": "date",
+    "publisher": "source",
+    "reason": "reason",
+}
+
+
+def _count(value: Any, what: str) -> int:
+    """A whole number >= 0 from an int or its decimal text; anything else is refused."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a whole number ≥ 0, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("+-").replace(",", "").isdigit():
+        number = int(value.strip().replace(",", ""))
+    else:
+        raise ValueError(f"{what} must be a whole number ≥ 0, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{what} must be a whole number ≥ 0, got {number}")
+    return number
+
+
+def _households(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "unknown")):
+        return None
+    return _count(value, "households")
+
+
+def check_figure_date(value: FigureDate) -> FigureDate:
+    """A figure's period must have begun: 2026-11 is accepted during November 2026."""
+    start = value.day
+    if value.precision is Precision.MONTH:
+        start = value.day.replace(day=1)
+    elif value.precision is Precision.YEAR:
+        start = date(value.day.year, 1, 1)
+    if start > utc_now().date():
+        raise ValueError(f"date {value} is in the future")
+    if value.day.year < 1900:
+        raise ValueError(f"date {value} is before 1900")
+    return value
+
+
+def _figure_date(value: Any) -> FigureDate:
+    parsed = value if isinstance(value, FigureDate) else FigureDate.parse(str(value))
+    return check_figure_date(parsed)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class Source(BaseModel):
+    """Who published a figure, and where."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    publisher: str
+    report: str | None = None
+    round: str | None = None
+    url: str | None = None
+    published_on: str | None = None
+
+    @field_validator("publisher", mode="before")
+    @classmethod
+    def _publisher(cls, value: Any) -> str:
+        text = _text(value)
+        if text is None:
+            raise ValueError("source is required (who published the figure)")
+        return text
+
+    @field_validator("report", "round", "url", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> str | None:
+        return _text(value)
+
+    @field_validator("published_on", mode="before")
+    @classmethod
+    def _published(cls, value: Any) -> str | None:
+        text = _text(value)
+        if text is None:
+            return None
+        return str(check_figure_date(FigureDate.parse(text, what="publication date")))
+
+
+class NewFigure(BaseModel):
+    """One reported number about one location, ready to be recorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kind: Kind
+    pcode: str
+    date: FigureDate
+    individuals: int
+    households: int | None = None
+    source: Source
+    origin: str | None = None
+    cause: str | None = None
+    note: str | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Kind:
+        try:
+            return Kind(str(value).strip().lower())
+        except ValueError:
+            raise ValueError(
+                f"KIND {value!r} is not one of assessment, registration, return"
+            ) from None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> FigureDate:
+        return _figure_date(value)
+
+    @field_validator("individuals", mode="before")
+    @classmethod
+    def _individuals(cls, value: Any) -> int:
+        return _count(value, "individuals")
+
+    @field_validator("households", mode="before")
+    @classmethod
+    def _hh(cls, value: Any) -> int | None:
+        return _households(value)
+
+    @field_validator("cause", "note", "origin", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> str | None:
+        return _text(value)
+
+    @model_validator(mode="after")
+    def _households_not_above_individuals(self) -> NewFigure:
+        if self.households is not None and self.households > self.individuals:
+            raise ValueError(
+                f"households ({self.households}) cannot exceed individuals ({self.individuals})"
+            )
+        return self
+
+
+class Correction(BaseModel):
+    """New values for some fields of a record, and why. Unset fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    individuals: int | None = None
+    households: int | None = None
+    households_unknown: bool = False
+    date: FigureDate | None = None
+    pcode: str | None = None
+    reason: str
+    citation: str | None = None
+
+    @field_validator("individuals", mode="before")
+    @classmethod
+    def _individuals(cls, value: Any) -> int | None:
+        return None if value is None else _count(value, "individuals")
+
+    @field_validator("households", mode="before")
+    @classmethod
+    def _hh(cls, value: Any) -> int | None:
+        return None if value is None else _count(value, "households")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> FigureDate | None:
+        return None if value is None else _figure_date(value)
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason(cls, value: Any) -> str:
+        text = _text(value)
+        if text is None:
+            raise ValueError("a correction needs a reason")
+        return text
+
+
+class Retraction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: str
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason(cls, value: Any) -> str:
+        text = _text(value)
+        if text is None:
+            raise ValueError("a retraction needs a reason")
+        return text
+
+
+def one_line(error: ValidationError) -> str:
+    """The first problem of a pydantic error, as one line in the user's terms."""
+    first = error.errors()[0]
+    message = str(first.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    location = ".".join(str(p) for p in first.get("loc", ()))
+    if location and not any(label in message for label in (location, "source", "KIND")):
+        message = f"{FIELD_LABELS.get(location, location)}: {message}"
+    return message
+
+
+def validated(model: type[M], **values: Any) -> M:
+    """Build a model or raise InvalidInput with a one-line message."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        raise InvalidInput(one_line(error)) from None
