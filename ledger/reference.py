@@ -27,8 +27,9 @@ def read_pcode_list(path: Path) -> list[Location]:
     import hxl  # imported here: libhxl costs ~140 ms and only imports need it
 
     try:
-        data = hxl.data(str(path), hxl.InputOptions(allow_local=True))
-        rows = list(data)
+        # make_input as a context manager closes the text wrapper libhxl puts on the file
+        with path.open("rb") as handle, hxl.input.make_input(handle) as source:
+            rows = list(hxl.data(source))
     except (hxl.HXLException, OSError) as error:
         raise InvalidInput(f"{path}: not a readable HXL p-code list ({error})") from None
     locations: dict[str, Location] = {}

@@ -1,0 +1,109 @@
+"""Shared fixtures: every storage test runs on a SQLite file and on PostgreSQL.
+
+PostgreSQL: one fresh database per test run (``dledger_test_<random>``), emptied before
+each test, dropped at the end. Without a server the PostgreSQL cases skip with the reason,
+except under CI (``CI=true``), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
+
+PG_ADMIN_URL = os.environ.get(
+    "DLEDGER_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run; its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"dledger_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: "
+        reason += str(error).splitlines()[0][:200]
+        if _in_ci():
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``--db`` target with no ledger in it yet: a SQLite path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    url: str = request.getfixturevalue("pg_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_target(tmp_path: Path) -> str:
+    return str(tmp_path / "ledger.db")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():  # pragma: no cover - the checkout always has ../shared
+        pytest.skip(f"no shared data at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def ledger(db_target: str) -> Iterator[Ledger]:
+    """An initialised ledger (tables created, Mali p-codes registered) on each backend."""
+    from ledger.reference import mali_locations
+    from ledger.storage import open_ledger
+
+    opened = open_ledger(db_target, actor="tester", create=True)
+    opened.register_locations(mali_locations(), source="test seed")
+    try:
+        yield opened
+    finally:
+        opened.close()
+        opened.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
