@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ class View:
     rows: Sequence[Sequence[Any]] = ()
     title: str | None = None
     footer: list[str] = field(default_factory=list)
+    renderable: Callable[[], Any] | None = None  # a Rich renderable instead of a grid
 
 
 def cell(value: Any) -> str:
@@ -54,9 +55,18 @@ def render_table(view: View) -> None:
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    if view.renderable is not None:
+        console.print(view.renderable())
+        for line in view.footer:
+            console.print(line, soft_wrap=True)
+        return
     table = Table(title=view.title, title_justify="left", show_lines=False)
-    for name in view.columns:
-        table.add_column(name, overflow="fold")
+    numeric = [
+        bool(view.rows) and all(isinstance(row[i], int | type(None)) for row in view.rows)
+        for i in range(len(view.columns))
+    ]
+    for name, right in zip(view.columns, numeric, strict=True):
+        table.add_column(name, overflow="fold", justify="right" if right else "left")
     for row in view.rows:
         table.add_row(*(cell(v) for v in row))
     console.print(table)

@@ -71,3 +71,129 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
         rows=rows,
         title=f"{first.kind} {first.record_id} (source: {first.source.get('publisher')})",
     )
+
+
+def totals_view(results: list[Any]) -> View:
+    """One country: the contract's single object; several: ``countries``."""
+    dicts = [t.as_dict() for t in results]
+    if len(dicts) == 1:
+        data: Any = dicts[0]
+    else:
+        data = {
+            "as_of": dicts[0]["as_of"] if dicts else None,
+            "known_at": dicts[0]["known_at"] if dicts else None,
+            "countries": dicts,
+        }
+    rows: list[tuple[Any, ...]] = []
+    footer: list[str] = []
+    for t in results:
+        loc = t.location
+        for line in t.rows or ():
+            rows.append((loc.pcode, line.pcode, line.name, line.individuals, line.households,
+                         line.partial, "; ".join(line.notes)))
+        total = t.total
+        rows.append((loc.pcode, loc.pcode, f"{loc.name} (total)", total.individuals,
+                     total.households, total.partial, "; ".join(total.notes)))
+    if results:
+        first = results[0]
+        title = (
+            f"IDPs as of {first.as_of.isoformat()}, as known at "
+            f"{first.known_at.isoformat(timespec='seconds')}"
+        )
+        footer.append(f"log position {first.position}")
+    else:
+        title = "no figures"
+    return View(
+        data=data,
+        columns=("country", "pcode", "name", "individuals", "households", "partial", "notes"),
+        rows=rows,
+        title=title,
+        footer=footer,
+    )
+
+
+def _version_line(v: dict[str, Any], role: str) -> str:
+    hh = "" if v["households"] is None else f" ({v['households']:,} households)"
+    sign = {"registration": "+", "return": "−"}.get(v["kind"], "")
+    src = v["source"].get("publisher", "")
+    if v["source"].get("report"):
+        src += f", {v['source']['report']}"
+    return (
+        f"{role}{sign}{v['individuals']:,}{hh} {v['kind']} at {v['location']['name']} "
+        f"({v['location']['pcode']}) dated {v['date']} — {src} "
+        f"[record {v['record_id']} v{v['version']}, recorded {v['recorded_at'][:19]}Z "
+        f"by {v['actor']}]"
+    )
+
+
+def _add_versions(branch: Any, versions: list[dict[str, Any]], role: str) -> None:
+    from rich.text import Text
+
+    for v in versions:
+        node = branch.add(Text(_version_line(v, role)))
+        for c in v["corrections"]:
+            node.add(
+                Text(
+                    f"corrected in v{c['version']}: {c['field']} {c['old']} → {c['new']} "
+                    f"(“{c['reason']}”, {c['actor']}, {c['recorded_at'][:19]}Z)"
+                )
+            )
+
+
+def _tree(data: dict[str, Any]) -> Any:
+    from rich.tree import Tree
+
+    hh = "households unknown" if data["households"] is None else f"{data['households']:,} households"
+    flag = " [PARTIAL]" if data["partial"] else ""
+    loc = data["location"]
+    tree = Tree(
+        f"{loc['name']} ({loc['pcode']}, {loc['level']}): {data['individuals']:,} IDPs, {hh}{flag}"
+    )
+    _fill(tree, data)
+    return tree
+
+
+def _fill(tree: Any, data: dict[str, Any]) -> None:
+    if data["baseline"] is not None:
+        _add_versions(tree, [data["baseline"]], "baseline: ")
+        _add_versions(tree, data["superseded"], "superseded (same date, recorded earlier): ")
+    elif data["children"]:
+        children = tree.add("no baseline here: the sum of the locations below")
+        for child in data["children"]:
+            loc = child["location"]
+            hh = "" if child["households"] is None else f", {child['households']:,} households"
+            flag = " [PARTIAL]" if child["partial"] else ""
+            _fill(children.add(
+                f"{loc['name']} ({loc['pcode']}): {child['individuals']:,}{hh}{flag}"
+            ), child)
+    _add_versions(tree, data["flows"], "flow: ")
+    tree.add(f"= {data['arithmetic']}")
+    for n in data["notes"]:
+        tree.add(f"note: {n}")
+
+
+def explain_view(explanation: Any) -> View:
+    data = explanation.as_dict()
+    rows: list[tuple[Any, ...]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        parts = [("baseline", node["baseline"])] if node["baseline"] else []
+        parts += [("superseded", v) for v in node["superseded"]]
+        parts += [("flow", v) for v in node["flows"]]
+        for role, v in parts:
+            rows.append((node["location"]["pcode"], role, v["record_id"], v["version"], v["kind"],
+                         v["location"]["pcode"], v["date"], v["individuals"], v["households"],
+                         v["source"].get("publisher")))
+        for child in node["children"]:
+            walk(child)
+
+    walk(data)
+    return View(
+        data=data,
+        columns=("figure", "role", "record_id", "version", "kind", "location", "date",
+                 "individuals", "households", "source"),
+        rows=rows,
+        renderable=lambda: _tree(data),
+        footer=[f"as of {data['as_of']}, known at {data['known_at'][:19]}Z, "
+                f"log position {data['position']}"],
+    )

@@ -1,0 +1,215 @@
+"""The questions the figure rule asks of the figure table, as indexed SQL.
+
+Every query sees only record versions that were current at ``known_at`` (recorded at or
+before it, not yet superseded then) and are not retractions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
+
+from projections.schema import from_micros, versions
+
+FLOW_KINDS = ("registration", "return")
+_BY_LEVEL = {0: versions.c.country, 1: versions.c.adm1, 2: versions.c.adm2}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One record version taking part in a figure, with what its corrections changed."""
+
+    record_id: str
+    version: int
+    kind: str
+    pcode: str
+    day: date
+    precision: str
+    individuals: int
+    households: int | None
+    source: dict[str, Any]
+    created_at: int
+    recorded_at: int
+    actor: str
+    position: int
+
+    @property
+    def signed_individuals(self) -> int:
+        return -self.individuals if self.kind == "return" else self.individuals
+
+    @property
+    def signed_households(self) -> int | None:
+        if self.households is None:
+            return None
+        return -self.households if self.kind == "return" else self.households
+
+
+@dataclass(frozen=True)
+class FlowSum:
+    individuals: int = 0
+    households: int = 0
+    records: int = 0
+    without_households: int = 0
+
+
+@dataclass(frozen=True)
+class Correction:
+    record_id: str
+    version: int
+    field: str
+    old: Any
+    new: Any
+    reason: str | None
+    actor: str
+    recorded_at: int
+
+
+def _fact(row: Any) -> Fact:
+    return Fact(
+        record_id=str(UUID(row.record_id)),
+        version=row.version,
+        kind=row.kind,
+        pcode=row.pcode,
+        day=row.day,
+        precision=row.precision,
+        individuals=row.individuals,
+        households=row.households,
+        source=json.loads(row.source),
+        created_at=row.created_at,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        position=row.position,
+    )
+
+
+class SqlFacts:
+    """Facts as known at one instant (microseconds since the epoch)."""
+
+    def __init__(self, conn: Connection, known_at: int) -> None:
+        self.conn = conn
+        self.known_at = known_at
+
+    def _current(self) -> ColumnElement[bool]:
+        return and_(
+            versions.c.recorded_at <= self.known_at,
+            or_(versions.c.superseded_at.is_(None), versions.c.superseded_at > self.known_at),
+            versions.c.retracted.is_(False),
+        )
+
+    def baselines(self, pcode: str, until: date) -> list[Fact]:
+        """All assessments at ``pcode`` on its latest assessed day ≤ until, recorded first
+        to recorded last (the last is the baseline, the others are superseded)."""
+        at_pcode = and_(
+            versions.c.pcode == pcode,
+            versions.c.kind == "assessment",
+            versions.c.day <= until,
+            self._current(),
+        )
+        latest = self.conn.execute(
+            select(versions.c.day).where(at_pcode).order_by(versions.c.day.desc()).limit(1)
+        ).scalar()
+        if latest is None:
+            return []
+        rows = self.conn.execute(
+            select(versions)
+            .where(and_(at_pcode, versions.c.day == latest))
+            .order_by(versions.c.created_at, versions.c.position)
+        )
+        return [_fact(r) for r in rows]
+
+    def _flows(self, pcode: str, level: int, below: bool, after: date | None, until: date) -> Any:
+        where = [
+            versions.c.kind.in_(FLOW_KINDS),
+            versions.c.day <= until,
+            self._current(),
+        ]
+        if below and level in _BY_LEVEL:
+            where.append(_BY_LEVEL[level] == pcode)
+        else:
+            where.append(versions.c.pcode == pcode)
+        if after is not None:
+            where.append(versions.c.day > after)
+        return and_(*where)
+
+    def flow_sum(
+        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
+    ) -> FlowSum:
+        """Registrations minus returns at pcode (and, with ``below``, any location under
+        it) dated after ``after`` and on or before ``until``."""
+        sign = case((versions.c.kind == "return", -1), else_=1)
+        row = self.conn.execute(
+            select(
+                func.coalesce(func.sum(sign * versions.c.individuals), 0),
+                func.coalesce(func.sum(sign * versions.c.households), 0),
+                func.count(),
+                func.count() - func.count(versions.c.households),
+            ).where(self._flows(pcode, level, below, after, until))
+        ).one()
+        return FlowSum(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    def flow_facts(
+        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
+    ) -> list[Fact]:
+        rows = self.conn.execute(
+            select(versions)
+            .where(self._flows(pcode, level, below, after, until))
+            .order_by(versions.c.day, versions.c.pcode, versions.c.position)
+        )
+        return [_fact(r) for r in rows]
+
+    def present(self, pcodes: list[str], level: int, until: date) -> set[str]:
+        """Which of these locations (all at ``level``) have any fact at or below them
+        dated ≤ until: one grouped query instead of one probe per location."""
+        column = _BY_LEVEL.get(level, versions.c.pcode)
+        rows = self.conn.execute(
+            select(column)
+            .where(and_(column.in_(pcodes), versions.c.day <= until, self._current()))
+            .group_by(column)
+        )
+        return {r[0] for r in rows}
+
+    def corrections(self, record_id: str, up_to_version: int) -> list[Correction]:
+        rows = self.conn.execute(
+            select(versions)
+            .where(
+                and_(
+                    versions.c.record_id == UUID(record_id).hex,
+                    versions.c.version <= up_to_version,
+                    versions.c.action == "corrected",
+                )
+            )
+            .order_by(versions.c.version)
+        )
+        out: list[Correction] = []
+        for row in rows:
+            for change in json.loads(row.changes):
+                out.append(
+                    Correction(
+                        record_id=record_id,
+                        version=row.version,
+                        field=change["field"],
+                        old=change["old"],
+                        new=change["new"],
+                        reason=row.reason,
+                        actor=row.actor,
+                        recorded_at=row.recorded_at,
+                    )
+                )
+        return out
+
+
+def iso(micros: int) -> str:
+    return from_micros(micros).isoformat()

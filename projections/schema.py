@@ -1,0 +1,82 @@
+"""Read-model tables. All of them can be dropped and rebuilt from the event log.
+
+``dlp_versions`` is the bitemporal figure table: one row per version of every record,
+with the valid date it describes and the system-time interval during which it was the
+current version (``recorded_at`` inclusive, ``superseded_at`` exclusive, NULL = still
+current). Times are integer microseconds since the Unix epoch (UTC): exact, portable and
+cheap to index on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+positions = Table(
+    "dlp_position",
+    metadata,
+    Column("view", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+versions = Table(
+    "dlp_versions",
+    metadata,
+    Column("record_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("action", String(12), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("pcode", String(32), nullable=False),
+    # ancestors, for "at X or any location below X" as an index seek
+    Column("country", String(32), nullable=False),
+    Column("adm1", String(32)),
+    Column("adm2", String(32)),
+    Column("day", Date, nullable=False),
+    Column("precision", String(5), nullable=False),
+    Column("individuals", BigInteger, nullable=False),
+    Column("households", BigInteger),
+    Column("retracted", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # when version 1 was recorded
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("superseded_at", BigInteger),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text),
+    Column("citation", Text),
+    Column("changes", Text),  # JSON list of {field, old, new}
+    Column("source", Text, nullable=False),  # JSON object
+    Column("origin", String(32)),
+    Column("cause", Text),
+    Column("note", Text),
+    Index("dlp_versions_at", "pcode", "kind", "day"),
+    Index("dlp_versions_country", "country", "kind", "day"),
+    Index("dlp_versions_adm1", "adm1", "kind", "day"),
+    Index("dlp_versions_adm2", "adm2", "kind", "day"),
+    Index("dlp_versions_recorded", "recorded_at"),
+)
+
+VIEW_FIGURES = "figures"
+
+
+def to_micros(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    seconds, rest = divmod(micros, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest)
