@@ -76,40 +76,17 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
 def totals_view(results: list[Any]) -> View:
     """One country: the contract's single object; several: ``countries``."""
     dicts = [t.as_dict() for t in results]
-    if len(dicts) == 1:
-        data: Any = dicts[0]
-    else:
-        data = {
-            "as_of": dicts[0]["as_of"] if dicts else None,
-            "known_at": dicts[0]["known_at"] if dicts else None,
-            "countries": dicts,
-        }
-    rows: list[tuple[Any, ...]] = []
-    footer: list[str] = []
-    for t in results:
-        loc = t.location
-        for line in t.rows or ():
-            rows.append((loc.pcode, line.pcode, line.name, line.individuals, line.households,
-                         line.partial, "; ".join(line.notes)))
-        total = t.total
-        rows.append((loc.pcode, loc.pcode, f"{loc.name} (total)", total.individuals,
-                     total.households, total.partial, "; ".join(total.notes)))
-    if results:
-        first = results[0]
-        title = (
-            f"IDPs as of {first.as_of.isoformat()}, as known at "
-            f"{first.known_at.isoformat(timespec='seconds')}"
-        )
-        footer.append(f"log position {first.position}")
-    else:
-        title = "no figures"
-    return View(
-        data=data,
-        columns=("country", "pcode", "name", "individuals", "households", "partial", "notes"),
-        rows=rows,
-        title=title,
-        footer=footer,
-    )
+    data: Any = dicts[0] if len(dicts) == 1 else {
+        "as_of": dicts[0]["as_of"] if dicts else None,
+        "known_at": dicts[0]["known_at"] if dicts else None,
+        "countries": dicts,
+    }
+    rows = [row for d in dicts for row in _totals_rows(d)]
+    title, footer = "no figures", []
+    if dicts:
+        title = f"IDPs as of {dicts[0]['as_of']}, as known at {dicts[0]['known_at'][:19]}Z"
+        footer.append(f"log position {dicts[0]['position']}")
+    return View(data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer)
 
 
 def _version_line(v: dict[str, Any], role: str) -> str:
@@ -196,4 +173,92 @@ def explain_view(explanation: Any) -> View:
         renderable=lambda: _tree(data),
         footer=[f"as of {data['as_of']}, known at {data['known_at'][:19]}Z, "
                 f"log position {data['position']}"],
+    )
+
+
+def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows of one totals object (the contract's JSON shape): breakdown, then the total."""
+    out: list[tuple[Any, ...]] = []
+    country = d["location"]["pcode"]
+    for r in d.get("rows", []):
+        out.append((country, r["pcode"], r["name"], r["individuals"], r["households"],
+                    r["partial"], "; ".join(r["notes"])))
+    t = d["total"]
+    out.append((country, country, f"{d['location']['name']} (total)", t["individuals"],
+                t["households"], t["partial"], "; ".join(t["notes"])))
+    return out
+
+
+TOTALS_COLUMNS = ("country", "pcode", "name", "individuals", "households", "partial", "notes")
+
+
+def snapshot_view(kept: dict[str, Any]) -> View:
+    result = kept["result"]
+    rows: list[tuple[Any, ...]] = []
+    for d in result.get("countries", [result]):
+        rows += _totals_rows(d)
+    return View(
+        data=kept,
+        columns=TOTALS_COLUMNS,
+        rows=rows,
+        title=(f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
+               f"{kept['known_at'][:19]}Z, log position {kept['position']}"),
+    )
+
+
+def compare_view(comparison: Any) -> View:
+    data = comparison.as_dict()
+    a, b = data["a"], data["b"]
+    rows = [(r["pcode"], r["name"], r["a"], r["b"], r["change"]) for r in data["rows"]]
+    rows.append((a["location"]["pcode"], f"{a['location']['name']} (total)",
+                 a["total"]["individuals"], b["total"]["individuals"],
+                 data["change"]["individuals"]))
+    return View(
+        data=data,
+        columns=("pcode", "name", f"a: {a['as_of']}", f"b: {b['as_of']}", "change"),
+        rows=rows,
+        title=f"{a['location']['name']}: {a['as_of']} → {b['as_of']}",
+        footer=[f"a known at {a['known_at'][:19]}Z; b known at {b['known_at'][:19]}Z"],
+    )
+
+
+def series_view(result: Any) -> View:
+    data = result.as_dict()
+    rows: list[tuple[Any, ...]] = []
+    for p in data["points"]:
+        for r in p.get("rows", []):
+            rows.append((p["as_of"], r["pcode"], r["name"], r["individuals"], r["households"],
+                         r["partial"]))
+        loc = data["location"]
+        t = p["total"]
+        rows.append((p["as_of"], loc["pcode"], f"{loc['name']} (total)", t["individuals"],
+                     t["households"], t["partial"]))
+    return View(
+        data=data,
+        columns=("as_of", "pcode", "name", "individuals", "households", "partial"),
+        rows=rows,
+        title=f"IDPs at the end of each {data['every']}, as known at {str(data['known_at'])[:19]}Z",
+    )
+
+
+def revisions_view(result: Any) -> View:
+    data = result.as_dict()
+    rows = [
+        (f["as_of"], f["pcode"], f["name"], f["old"]["individuals"], f["new"]["individuals"],
+         f["change"], ", ".join(f["caused_by"]))
+        for f in data["figures"]
+    ]
+    footer = [
+        f"{e['recorded_at'][:19]}Z {e['actor']} {e['action']} {e['record_id']} v{e['version']}"
+        + (": " + "; ".join(f"{c['field']} {c['old']} → {c['new']}" for c in e["changes"])
+           if e["changes"] else "")
+        + (f" (“{e['reason']}”)" if e["reason"] else "")
+        for e in data["events"]
+    ]
+    return View(
+        data=data,
+        columns=("as_of", "pcode", "name", "old", "new", "change", "caused by"),
+        rows=rows,
+        title=f"figures changed by what was recorded {data['since'][:19]}Z – {data['until'][:19]}Z",
+        footer=footer,
     )

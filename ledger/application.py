@@ -10,10 +10,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from ledger.errors import ConcurrentChange, InvalidInput, RecordNotFound
+from ledger.errors import ConcurrentChange, InvalidInput, LedgerError, RecordNotFound
 from ledger.inputs import Correction, NewFigure, Retraction, validated
 from ledger.locations import GAZETTEER_ID, Gazetteer, Location, LocationIndex, Resolution
 from ledger.records import FigureRecord, RecordVersion, versions_from_events
+from ledger.snapshots import NamedSnapshot, check_name, snapshot_id
 
 APPLICATION_NAME = "dledger"
 
@@ -135,8 +136,30 @@ class Ledger(Application[UUID]):
             raise RecordNotFound(rid)
         return versions_from_events(events)
 
+    # Named snapshots ---------------------------------------------------------------------
+
+    def keep_snapshot(self, **fields: Any) -> UUID:
+        """Keep a named, frozen result; a name can be used once (the event store enforces it)."""
+        name = check_name(fields["name"])
+        snapshot = NamedSnapshot(id=snapshot_id(name), actor=self.actor, **fields)
+        try:
+            self.save(snapshot)
+        except IntegrityError:
+            raise LedgerError(f"a snapshot named {name!r} already exists") from None
+        return snapshot.id
+
+    def named_snapshot(self, name: str) -> NamedSnapshot:
+        try:
+            snapshot = self.repository.get(snapshot_id(check_name(name)))
+        except AggregateNotFoundError:
+            raise LedgerError(f"no snapshot named {name!r} (see `dledger snapshot list`)") from None
+        if not isinstance(snapshot, NamedSnapshot):  # pragma: no cover - ids are namespaced
+            raise LedgerError(f"no snapshot named {name!r}")
+        return snapshot
+
     def _save(self, aggregate_id: UUID, *aggregates: Any) -> None:
         try:
             self.save(*aggregates)
         except IntegrityError:
             raise ConcurrentChange(aggregate_id) from None
+

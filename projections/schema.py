@@ -69,6 +69,19 @@ versions = Table(
     Index("dlp_versions_recorded", "recorded_at"),
 )
 
+snapshots = Table(
+    "dlp_snapshots",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("known_at", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("location", String(32)),
+    Column("by_level", String(8)),
+    Column("actor", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 VIEW_FIGURES = "figures"
 
 
