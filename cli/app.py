@@ -67,6 +67,19 @@ class State:
             self._ledger = open_ledger(self.db, actor=self.actor)
         return self._ledger
 
+    def adopt(self, ledger: Ledger) -> Ledger:
+        """Use a ledger opened elsewhere (init, demo) and close it with the command."""
+        self.close()
+        self._ledger = ledger
+        return ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            from ledger.storage import close_ledger
+
+            close_ledger(self._ledger)
+            self._ledger = None
+
 
 @app.callback()
 def main(
@@ -87,6 +100,7 @@ def main(
 ) -> None:
     """Record displacement figures as immutable events; query totals as of any date."""
     ctx.obj = State(db=db, actor=actor or default_actor())
+    ctx.call_on_close(ctx.obj.close)
 
 
 def state(ctx: typer.Context) -> State:

@@ -34,7 +34,7 @@ def init(ctx: typer.Context) -> None:
     from ledger.storage import open_ledger, safe_target
 
     st = state(ctx)
-    ledger = open_ledger(st.db, actor=st.actor, create=True)
+    ledger = st.adopt(open_ledger(st.db, actor=st.actor, create=True))
     added = ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
     note(f"ledger ready at {safe_target(st.db)} ({len(added)} locations registered)")
 

@@ -95,3 +95,11 @@ def _reason(error: BaseException, target: str) -> str:
     if "Can't load plugin" in text or "Could not parse" in text:
         return "not a SQLite path or a supported database URL"
     return text
+
+
+def close_ledger(ledger: Ledger) -> None:
+    """Close the application and every pooled connection (no connection outlives a command)."""
+    ledger.close()
+    engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+    if engine is not None:
+        engine.dispose()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ledger.dates import FigureDate, Precision
 from ledger.locations import LocationIndex
 from projections.facts import Correction, Fact, SqlFacts, iso
 from projections.figures import Figure
@@ -93,11 +94,7 @@ def _correction(c: Correction) -> dict[str, Any]:
 
 
 def _date_text(fact: Fact) -> str:
-    if fact.precision == "year":
-        return f"{fact.day.year:04d}"
-    if fact.precision == "month":
-        return f"{fact.day.year:04d}-{fact.day.month:02d}"
-    return fact.day.isoformat()
+    return str(FigureDate(fact.day, Precision(fact.precision)))
 
 
 def arithmetic(figure: Figure) -> str:

@@ -17,7 +17,7 @@ from datetime import date
 from ledger.locations import LocationIndex
 from projections.facts import Fact, FlowSum, SqlFacts
 
-MANY_CHILDREN = 24  # above this, one grouped query finds the children that have data
+MANY_CHILDREN = 2  # above this, one grouped query finds the children that have data
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.application import Ledger
-from ledger.dates import parse_day, parse_instant, utc_now
+from ledger.application import Ledger, parse_record_id
+from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
+from ledger.errors import RecordNotFound
 from ledger.locations import Location, level_number
 from projections.catchup import FigureProjection
 from projections.explain import Explanation, explain
 from projections.facts import SqlFacts
 from projections.figures import FigureRule
-from projections.schema import to_micros, versions
+from projections.schema import from_micros, to_micros, versions
 from projections.totals import Totals, breakdown, line_of
 
 
@@ -106,3 +109,59 @@ def _countries_with_records(conn: Connection, known_at: int) -> set[str]:
         )
     )
     return {r[0] for r in rows}
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A record version as the figure table holds it, with its system-time interval."""
+
+    record_id: str
+    version: int
+    action: str
+    kind: str
+    pcode: str
+    date: str
+    individuals: int
+    households: int | None
+    retracted: bool
+    actor: str
+    reason: str | None
+    changes: list[dict[str, Any]]
+    source: dict[str, Any]
+    current_from: datetime
+    current_until: datetime | None
+
+
+def record_history(reader: Reader, record_id: str) -> list[VersionRow]:
+    """Every version of a record from the figure table (after catching up)."""
+    rid = parse_record_id(record_id)
+    with reader.projection.engine.connect() as conn:
+        rows = conn.execute(
+            select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
+        ).mappings().all()
+    if not rows:
+        raise RecordNotFound(rid)
+    return [
+        VersionRow(
+            record_id=str(rid),
+            version=r["version"],
+            action=r["action"],
+            kind=r["kind"],
+            pcode=r["pcode"],
+            date=_date_text(r["day"], r["precision"]),
+            individuals=r["individuals"],
+            households=r["households"],
+            retracted=r["retracted"],
+            actor=r["actor"],
+            reason=r["reason"],
+            changes=json.loads(r["changes"] or "[]"),
+            source=json.loads(r["source"]),
+            current_from=from_micros(r["recorded_at"]),
+            current_until=from_micros(r["superseded_at"]) if r["superseded_at"] else None,
+        )
+        for r in rows
+    ]
+
+
+def _date_text(day: date, precision: str) -> str:
+    return str(FigureDate(day, Precision(precision)))

@@ -24,6 +24,27 @@ PG_ADMIN_URL = os.environ.get(
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _build_click_command_once() -> None:
+    """typer's CliRunner rebuilds the whole click command tree on every invoke (~50 ms);
+    the tree never changes within a run, so build it once."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # pragma: no cover - a typer without the private helper
+        return
+    built: dict[int, object] = {}
+
+    def cached(app: object) -> object:
+        if id(app) not in built:
+            built[id(app)] = build(app)
+        return built[id(app)]
+
+    typer.testing._get_command = cached  # type: ignore[attr-defined]
+
+
+_build_click_command_once()
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -98,12 +119,11 @@ def shared_data() -> Path:
 def ledger(db_target: str) -> Iterator[Ledger]:
     """An initialised ledger (tables created, Mali p-codes registered) on each backend."""
     from ledger.reference import mali_locations
-    from ledger.storage import open_ledger
+    from ledger.storage import close_ledger, open_ledger
 
     opened = open_ledger(db_target, actor="tester", create=True)
     opened.register_locations(mali_locations(), source="test seed")
     try:
         yield opened
     finally:
-        opened.close()
-        opened.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
+        close_ledger(opened)
