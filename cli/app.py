@@ -95,7 +95,9 @@ def main(
     ] = "ledger.db",
     actor: Annotated[
         str | None,
-        typer.Option("--actor", envvar="DLEDGER_ACTOR", help="Who is recording (default: OS user)."),
+        typer.Option(
+            "--actor", envvar="DLEDGER_ACTOR", help="Who is recording (default: OS user)."
+        ),
     ] = None,
 ) -> None:
     """Record displacement figures as immutable events; query totals as of any date."""

@@ -34,9 +34,7 @@ def history(
 @locations_app.callback()
 def locations(
     ctx: typer.Context,
-    query: Annotated[
-        str | None, typer.Argument(help="Part of a p-code, name or variant.")
-    ] = None,
+    query: Annotated[str | None, typer.Argument(help="Part of a p-code, name or variant.")] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """List known locations, or those matching QUERY."""

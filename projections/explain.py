@@ -107,8 +107,9 @@ def arithmetic(figure: Figure) -> str:
     if figure.flows:
         terms += [("-" if f.kind == "return" else "+", f.individuals) for f in figure.flows]
     elif figure.flow_sum.records:
-        terms.append(("+" if figure.flow_sum.individuals >= 0 else "-",
-                      abs(figure.flow_sum.individuals)))
+        terms.append(
+            ("+" if figure.flow_sum.individuals >= 0 else "-", abs(figure.flow_sum.individuals))
+        )
     if not terms:
         return "0 (no figures)"
     text = f"{terms[0][1]:,}" if terms[0][0] == "+" else f"-{terms[0][1]:,}"

@@ -96,7 +96,7 @@ def _fact(row: Any) -> Fact:
     )
 
 
-_K = bindparam("known_at")
+_K: Any = bindparam("known_at")
 _CURRENT = and_(
     versions.c.recorded_at <= _K,
     or_(versions.c.superseded_at.is_(None), versions.c.superseded_at > _K),

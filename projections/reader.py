@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -104,9 +104,9 @@ class Reader:
 
 def _countries_with_records(conn: Connection, known_at: int) -> set[str]:
     rows = conn.execute(
-        select(versions.c.country).where(versions.c.recorded_at <= known_at).group_by(
-            versions.c.country
-        )
+        select(versions.c.country)
+        .where(versions.c.recorded_at <= known_at)
+        .group_by(versions.c.country)
     )
     return {r[0] for r in rows}
 
@@ -136,9 +136,13 @@ def record_history(reader: Reader, record_id: str) -> list[VersionRow]:
     """Every version of a record from the figure table (after catching up)."""
     rid = parse_record_id(record_id)
     with reader.projection.engine.connect() as conn:
-        rows = conn.execute(
-            select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
+            )
+            .mappings()
+            .all()
+        )
     if not rows:
         raise RecordNotFound(rid)
     return [

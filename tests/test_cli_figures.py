@@ -36,15 +36,52 @@ def cli(db_target: str) -> Cli:
 def mali(cli: Cli) -> dict[str, str]:
     """The running example (the registrations' regional split is illustrative)."""
     ids = {}
-    ids["oct"] = cli("record", "assessment", "--location", "Mali", "--date", "2017-10",
-                     "--individuals", "40743", "--source", "IOM DTM").strip()
-    ids["dec"] = cli("record", "assessment", "--location", "MLI", "--date", "2017-12",
-                     "--individuals", "38172", "--households", "7716",
-                     "--source", "IOM DTM", "--report", "DTM report Dec 2017 (DNDS)").strip()
-    for name, place, n in [("mopti", "Mopti", "2000"), ("menaka", "Ménaka", "3164"),
-                           ("tbk", "Timbuktu", "1800"), ("gao", "Gao", "1200")]:
-        ids[name] = cli("record", "registration", "--location", place, "--date", "2018-01",
-                        "--individuals", n, "--source", "IOM DTM").strip()
+    ids["oct"] = cli(
+        "record",
+        "assessment",
+        "--location",
+        "Mali",
+        "--date",
+        "2017-10",
+        "--individuals",
+        "40743",
+        "--source",
+        "IOM DTM",
+    ).strip()
+    ids["dec"] = cli(
+        "record",
+        "assessment",
+        "--location",
+        "MLI",
+        "--date",
+        "2017-12",
+        "--individuals",
+        "38172",
+        "--households",
+        "7716",
+        "--source",
+        "IOM DTM",
+        "--report",
+        "DTM report Dec 2017 (DNDS)",
+    ).strip()
+    for name, place, n in [
+        ("mopti", "Mopti", "2000"),
+        ("menaka", "Ménaka", "3164"),
+        ("tbk", "Timbuktu", "1800"),
+        ("gao", "Gao", "1200"),
+    ]:
+        ids[name] = cli(
+            "record",
+            "registration",
+            "--location",
+            place,
+            "--date",
+            "2018-01",
+            "--individuals",
+            n,
+            "--source",
+            "IOM DTM",
+        ).strip()
     return ids
 
 
@@ -121,9 +158,7 @@ def test_explain_of_a_region_without_baseline_is_partial(cli: Cli, mali: dict[st
     assert data["notes"][0] == "no baseline on or before 2018-02-28"
 
 
-def test_explain_tree_names_the_sources_and_the_arithmetic(
-    cli: Cli, mali: dict[str, str]
-) -> None:
+def test_explain_tree_names_the_sources_and_the_arithmetic(cli: Cli, mali: dict[str, str]) -> None:
     out = cli("explain", "Mali", "--as-of", "2018-02-28")
     assert "Mali (MLI, country): 46,336 IDPs, households unknown" in out
     assert "= 38,172 + 2,000 + 1,800 + 1,200 + 3,164 = 46,336" in out
@@ -169,8 +204,10 @@ def test_revisions_name_the_figures_a_correction_changed(cli: Cli, mali: dict[st
     since = cli.json("totals")["known_at"]
     cli("correct", mali["gao"], "--individuals", "1000", "--reason", "double count")
     data = cli.json("revisions", "--since", since)
-    changed = {(f["pcode"], f["as_of"]): (f["old"]["individuals"], f["new"]["individuals"])
-               for f in data["figures"]}
+    changed = {
+        (f["pcode"], f["as_of"]): (f["old"]["individuals"], f["new"]["individuals"])
+        for f in data["figures"]
+    }
     assert changed == {("ML07", "2018-01-31"): (1200, 1000), ("MLI", "2018-01-31"): (46336, 46136)}
     assert [e["action"] for e in data["events"]] == ["corrected"]
 

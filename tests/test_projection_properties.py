@@ -56,8 +56,10 @@ def snapshot_of(ledger: Ledger) -> list[object]:
     reader = Reader(ledger)
     now = utc_now()
     return [
-        [t.as_dict() | {"known_at": None, "position": None}
-         for t in reader.totals(Moment(day, now), "MLI", "admin1")]
+        [
+            t.as_dict() | {"known_at": None, "position": None}
+            for t in reader.totals(Moment(day, now), "MLI", "admin1")
+        ]
         for day in QUERY_DAYS
     ]
 
@@ -102,8 +104,12 @@ def test_rebuild_equals_the_incrementally_maintained_model(
 
 @SETTINGS
 @given(
-    figures=st.lists(figure, min_size=1, max_size=10, unique_by=lambda f: (
-        f["kind"] == "assessment", f["location"], f["date"])),
+    figures=st.lists(
+        figure,
+        min_size=1,
+        max_size=10,
+        unique_by=lambda f: (f["kind"] == "assessment", f["location"], f["date"]),
+    ),
     order=st.randoms(use_true_random=False),
 )
 def test_totals_do_not_depend_on_the_order_unrelated_records_were_recorded(
