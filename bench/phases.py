@@ -1,0 +1,251 @@
+"""One benchmark phase per process, so each reports its own peak memory (RSS).
+
+``python -m bench.phases PHASE TARGET EVENTS`` prints one JSON object on stdout.
+Phases: write, write-ref, catch-up, rebuild, read-ref, queries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bench.generate import RECORDING_END, RECORDING_START, SyntheticClock, catalogue, ledger_items
+from ledger.application import Ledger
+from ledger.bulk import BulkWriter
+from ledger.storage import close_ledger, open_ledger
+
+CHUNK = 10_000
+SEED = 7
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _chunks(events: int) -> Any:
+    items = ledger_items(events, SEED)
+    while chunk := list(itertools.islice(items, CHUNK)):
+        yield chunk
+
+
+def write(target: str, events: int) -> dict[str, Any]:
+    """The bulk path: events built directly and inserted in batches (generation untimed)."""
+    ledger = open_ledger(target, actor="bench", create=True)
+    ledger.register_locations(catalogue(SEED).locations, source="bench catalogue")
+    writer = BulkWriter(ledger, "bench", clock=SyntheticClock(events))
+    seconds = 0.0
+    for chunk in _chunks(events):
+        start = time.perf_counter()
+        writer.write(chunk)
+        seconds += time.perf_counter() - start
+    close_ledger(ledger)
+    return {"events": writer.written, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def write_ref(target: str, events: int) -> dict[str, Any]:
+    """Plain DB-API ``executemany`` of the same serialized rows, one transaction."""
+    ledger = open_ledger(target, actor="bench")
+    writer = BulkWriter(ledger, "bench", clock=SyntheticClock(events))
+    to_stored = ledger.mapper.to_stored_event
+    if target.startswith("postgresql"):
+        engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+        raw: Any = engine.raw_connection()
+        cur = raw.cursor()
+        cur.execute("DROP TABLE IF EXISTS bench_reference_events")
+        cur.execute(
+            "CREATE TABLE bench_reference_events (id bigserial, originator_id uuid, "
+            "originator_version integer, topic text, state bytea, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        )
+        raw.commit()
+        sql = (
+            "INSERT INTO bench_reference_events (originator_id, originator_version, topic, "
+            "state) VALUES (%s, %s, %s, %s)"
+        )
+    else:
+        import sqlite3
+
+        raw = sqlite3.connect(target + ".ref")
+        cur = raw.cursor()
+        cur.execute("DROP TABLE IF EXISTS bench_reference_events")
+        cur.execute(
+            "CREATE TABLE bench_reference_events (id INTEGER PRIMARY KEY, originator_id "
+            "TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+            "UNIQUE (originator_id, originator_version))"
+        )
+        raw.commit()
+        sql = (
+            "INSERT INTO bench_reference_events (originator_id, originator_version, topic, "
+            "state) VALUES (?, ?, ?, ?)"
+        )
+    seconds = 0.0
+    written = 0
+    for chunk in _chunks(events):
+        rows = []
+        for item in chunk:
+            s = to_stored(writer.event(item))
+            rows.append((str(s.originator_id), s.originator_version, s.topic, s.state))
+        start = time.perf_counter()
+        cur.executemany(sql, rows)
+        seconds += time.perf_counter() - start
+        written += len(rows)
+    start = time.perf_counter()
+    raw.commit()
+    seconds += time.perf_counter() - start
+    cur.execute("DROP TABLE bench_reference_events")
+    raw.commit()
+    raw.close()
+    close_ledger(ledger)
+    return {"events": written, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def _projection(target: str) -> tuple[Ledger, Any]:
+    from projections.catchup import FigureProjection
+
+    ledger = open_ledger(target, actor="bench")
+    return ledger, FigureProjection(ledger)
+
+
+def catch_up(target: str, events: int) -> dict[str, Any]:
+    ledger, projection = _projection(target)
+    start = time.perf_counter()
+    done = projection.catch_up()
+    seconds = time.perf_counter() - start
+    close_ledger(ledger)
+    return {"events": done.applied, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def rebuild(target: str, events: int) -> dict[str, Any]:
+    ledger, projection = _projection(target)
+    start = time.perf_counter()
+    done = projection.rebuild()
+    seconds = time.perf_counter() - start
+    checksum = projection.checksum()
+    close_ledger(ledger)
+    return {
+        "events": done.applied,
+        "seconds": seconds,
+        "rss_mb": peak_rss_mb(),
+        "checksum": checksum,
+    }
+
+
+def read_ref(target: str, events: int) -> dict[str, Any]:
+    """Plain select of the whole log in pages of 2,000 (by id), with ``json.loads`` of
+    every state: the floor under any catch-up."""
+    from sqlalchemy import text
+
+    from ledger.storage import EVENTS_TABLE
+
+    ledger = open_ledger(target, actor="bench")
+    engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+    statement = text(
+        f"SELECT id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+        "WHERE id > :after ORDER BY id LIMIT 2000"
+    )
+    start = time.perf_counter()
+    count = 0
+    after = 0
+    with engine.connect() as conn:
+        while rows := conn.execute(statement, {"after": after}).all():
+            for row in rows:
+                json.loads(row[4])
+            count += len(rows)
+            after = rows[-1][0]
+    seconds = time.perf_counter() - start
+    close_ledger(ledger)
+    return {"events": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = call()
+    return (time.perf_counter() - start) * 1000, result
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"median_ms": statistics.median(ordered), "p99_ms": p99}
+
+
+def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
+    """``totals --by admin1`` of the largest country and ``explain`` of its largest region,
+    over varied dates and known-at instants (half of them "now"), next to DuckDB."""
+    from bench.duck import DuckTotals
+    from projections.reader import Moment, Reader
+    from projections.schema import to_micros
+
+    ledger = open_ledger(target, actor="bench")
+    reader = Reader(ledger)
+    index = reader.index
+    country = index.countries()[0].pcode
+    region = index.children[country][0]
+    duck = DuckTotals(reader.projection.engine, index)
+    rnd = random.Random(11)
+    now = datetime.now(UTC)
+    moments = []
+    for i in range(count):
+        as_of = date(2011, 1, 1) + timedelta(days=rnd.randint(0, 15 * 365))
+        if i % 2:
+            known = RECORDING_START + (RECORDING_END - RECORDING_START) * rnd.random()
+        else:
+            known = now
+        moments.append(Moment(as_of, known))
+    ours, theirs, explains, mismatches = [], [], [], 0
+    reader.totals(moments[0], country, "admin1")  # warm the statement cache
+    duck.totals(to_micros(moments[0].known_at), moments[0].as_of, country)
+    for moment in moments:
+        ms, result = _timed(lambda m=moment: reader.totals(m, country, "admin1"))
+        ours.append(ms)
+        ms, expected = _timed(
+            lambda m=moment: duck.totals(to_micros(m.known_at), m.as_of, country)
+        )
+        theirs.append(ms)
+        got = {country: result[0].total.individuals}
+        got.update({r.pcode: r.individuals for r in result[0].rows or () if r.pcode})
+        if got != expected:
+            mismatches += 1
+        ms, _ = _timed(lambda m=moment: reader.explain(m, region).as_dict())
+        explains.append(ms)
+    close_ledger(ledger)
+    return {
+        "rows": duck.rows,
+        "locations": len(index),
+        "country": country,
+        "regions": len(index.children[country]),
+        "region": region,
+        "totals": _stats(ours),
+        "duckdb": _stats(theirs),
+        "explain": _stats(explains),
+        "mismatches": mismatches,
+        "queries": count,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+PHASES: dict[str, Callable[[str, int], dict[str, Any]]] = {
+    "write": write,
+    "write-ref": write_ref,
+    "catch-up": catch_up,
+    "rebuild": rebuild,
+    "read-ref": read_ref,
+    "queries": queries,
+}
+
+
+def main() -> None:
+    phase, target, events = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print(json.dumps(PHASES[phase](target, events)))
+
+
+if __name__ == "__main__":
+    main()
