@@ -119,12 +119,12 @@ class DuckTotals:
             (loc.pcode, loc.level, loc.parent, index.country_of(loc.pcode))
             for loc in index.by_pcode.values()
         ]
-        self.db.execute("CREATE TABLE loc (pcode VARCHAR, level INT, parent VARCHAR, country VARCHAR)")
+        self.db.execute(
+            "CREATE TABLE loc (pcode VARCHAR, level INT, parent VARCHAR, country VARCHAR)"
+        )
         self.db.executemany("INSERT INTO loc VALUES (?, ?, ?, ?)", rows)
         self.rows = int(self.db.execute("SELECT count(*) FROM v").fetchone()[0])  # type: ignore[index]
 
     def totals(self, known_at: int, as_of: date, country: str) -> dict[str, int]:
-        result: list[Any] = self.db.execute(
-            FIGURE_RULE_SQL, [known_at, as_of, country]
-        ).fetchall()
+        result: list[Any] = self.db.execute(FIGURE_RULE_SQL, [known_at, as_of, country]).fetchall()
         return {pcode: int(ind or 0) for pcode, ind in result}

@@ -195,10 +195,8 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
     moments = []
     for i in range(count):
         as_of = date(2011, 1, 1) + timedelta(days=rnd.randint(0, 15 * 365))
-        if i % 2:
-            known = RECORDING_START + (RECORDING_END - RECORDING_START) * rnd.random()
-        else:
-            known = now
+        past = RECORDING_START + (RECORDING_END - RECORDING_START) * rnd.random()
+        known = past if i % 2 else now
         moments.append(Moment(as_of, known))
     ours, theirs, explains, mismatches = [], [], [], 0
     reader.totals(moments[0], country, "admin1")  # warm the statement cache
@@ -206,9 +204,7 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
     for moment in moments:
         ms, result = _timed(lambda m=moment: reader.totals(m, country, "admin1"))
         ours.append(ms)
-        ms, expected = _timed(
-            lambda m=moment: duck.totals(to_micros(m.known_at), m.as_of, country)
-        )
+        ms, expected = _timed(lambda m=moment: duck.totals(to_micros(m.known_at), m.as_of, country))
         theirs.append(ms)
         got = {country: result[0].total.individuals}
         got.update({r.pcode: r.individuals for r in result[0].rows or () if r.pcode})

@@ -110,8 +110,17 @@ def measure(backend: str, events: int) -> dict[str, Any]:
         region = result["queries"]["region"]
         result["cli_help_ms"] = wall_ms(["--help"])
         result["cli_totals_ms"] = wall_ms(
-            ["--db", target, "totals", "--location", region, "--as-of", "2020-12-31",
-             "--format", "json"]
+            [
+                "--db",
+                target,
+                "totals",
+                "--location",
+                region,
+                "--as-of",
+                "2020-12-31",
+                "--format",
+                "json",
+            ]
         )
     result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["command"] = f"python -m bench.run --sizes {label(events)} --backends {backend}"
@@ -139,8 +148,7 @@ def table(r: dict[str, Any]) -> str:
         f"{w / wr:.2f} |",
         f"| catch-up from zero, events/s (vs select + json.loads) | {c:,.0f} | {rr:,.0f} | "
         f"{c / rr:.2f} |",
-        f"| rebuild, events/s (vs select + json.loads) | {rb:,.0f} | {rr:,.0f} | "
-        f"{rb / rr:.2f} |",
+        f"| rebuild, events/s (vs select + json.loads) | {rb:,.0f} | {rr:,.0f} | {rb / rr:.2f} |",
         f"| totals {q['country']} --by admin1 ({q['regions']} regions), median ms (vs DuckDB "
         f"in memory) | {t['median_ms']:.1f} | {d['median_ms']:.1f} | "
         f"{t['median_ms'] / d['median_ms']:.2f} |",

@@ -27,17 +27,10 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
             return []
         table = self.events_record_cls.__table__
         self._lock_table(session)
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = [row[0] for row in session.execute(statement, rows)]
+        if session.get_bind().dialect.name == "sqlite":
+            ids = self._insert_sqlite(session, stored_events)
+        else:
+            ids = self._insert_returning(session, table, stored_events)
         self.after_insert(
             session,
             [
@@ -53,6 +46,52 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         )
         self._notify_channel(session)
         return ids
+
+    def _insert_sqlite(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One driver-level ``executemany``; the ids are then the last ``n`` of the table.
+
+        SQLAlchemy cannot batch ``RETURNING`` in parameter order on SQLite and falls back
+        to one statement per row (and its UUID type converts in Python, row by row). SQLite
+        has one writer at a time and numbers new rows max(id) + 1, in order, so after the
+        insert (still holding the write lock) our rows are the last ``n`` ids, consecutive;
+        the first and last are checked against what was sent before anything commits."""
+        name = self.events_table_name
+        conn = session.connection()
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (e.originator_id.bytes, e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ],
+        )
+        last = int(conn.exec_driver_sql(f"SELECT max(id) FROM {name}").scalar_one())
+        first = last - len(stored_events) + 1
+        ends = conn.exec_driver_sql(
+            f"SELECT id, originator_id, originator_version FROM {name} WHERE id IN (?, ?)",
+            (first, last),
+        ).all()
+        sent = {first: stored_events[0], last: stored_events[-1]}
+        expected = {i: (e.originator_id.bytes, e.originator_version) for i, e in sent.items()}
+        if {r[0]: (bytes(r[1]), r[2]) for r in ends} != expected:
+            raise RuntimeError("notification ids out of step with the inserted events")
+        return list(range(first, last + 1))
+
+    @staticmethod
+    def _insert_returning(
+        session: Session, table: Any, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [row[0] for row in session.execute(statement, rows)]
 
     def after_insert(self, session: Session, notifications: list[Notification]) -> None:
         """Called inside the write transaction with the events just inserted."""
