@@ -78,7 +78,7 @@ class SyntheticClock:
 def ledger_items(events: int, seed: int = 7, cat: Catalogue | None = None) -> Iterator[Item]:
     """``events`` figure-record events: records, then their corrections and retractions
     some thousands of events later."""
-    cat = cat or catalogue(seed)
+    cat = cat or catalogue()
     rnd = random.Random(seed)
     countries = list(cat.admin1)
     cumulative = list(itertools.accumulate(cat.country_weights))

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from ledger.application import Ledger
 from ledger.locations import LocationIndex
@@ -74,7 +75,17 @@ def engine_of(ledger: Ledger) -> Engine:
 
 
 def ensure_tables(engine: Engine) -> None:
+    """Create the read-model tables and the tracking row (position 0) if missing."""
     metadata.create_all(engine, checkfirst=True)
+    try:
+        with engine.begin() as conn:
+            seeded = conn.execute(
+                select(func.count()).select_from(positions).where(positions.c.view == VIEW_FIGURES)
+            ).scalar()
+            if not seeded:
+                conn.execute(insert(positions).values(view=VIEW_FIGURES, position=0))
+    except IntegrityError:  # another process seeded it at the same moment
+        pass
 
 
 def read_position(conn: Connection, view: str = VIEW_FIGURES) -> int:
@@ -131,8 +142,8 @@ class FigureProjection:
                 with self.engine.begin() as conn:
                     if self.sqlite:
                         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                    self._claim(conn, start, page[-1][0])
                     self._apply(conn, page)
-                    self._advance(conn, start, page[-1][0])
             except ProjectionRace:
                 continue
             applied += len(page)
@@ -174,16 +185,13 @@ class FigureProjection:
                 digest.update(b"\n")
         return digest.hexdigest()
 
-    def _advance(self, conn: Connection, old: int, new: int) -> None:
-        if (
-            old == 0
-            and conn.execute(
-                select(func.count()).select_from(positions).where(positions.c.view == VIEW_FIGURES)
-            ).scalar()
-            == 0
-        ):
-            conn.execute(insert(positions).values(view=VIEW_FIGURES, position=new))
-            return
+    def _claim(self, conn: Connection, old: int, new: int) -> None:
+        """Move the tracking position first, and only if it still holds ``old``.
+
+        Done before the rows are written, so a second process applying the same page
+        waits on this row (PostgreSQL) or on the write lock (SQLite), then finds the
+        position moved and rolls back, instead of colliding with the first one's rows.
+        """
         moved = conn.execute(
             update(positions)
             .where(and_(positions.c.view == VIEW_FIGURES, positions.c.position == old))
