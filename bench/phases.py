@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bench.generate import RECORDING_END, RECORDING_START, SyntheticClock, catalogue, ledger_items
@@ -202,15 +203,16 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
     reader.totals(moments[0], country, "admin1")  # warm the statement cache
     duck.totals(to_micros(moments[0].known_at), moments[0].as_of, country)
     for moment in moments:
-        ms, result = _timed(lambda m=moment: reader.totals(m, country, "admin1"))
+        ms, result = _timed(partial(reader.totals, moment, country, "admin1"))
         ours.append(ms)
-        ms, expected = _timed(lambda m=moment: duck.totals(to_micros(m.known_at), m.as_of, country))
+        micros = to_micros(moment.known_at)
+        ms, expected = _timed(partial(duck.totals, micros, moment.as_of, country))
         theirs.append(ms)
         got = {country: result[0].total.individuals}
         got.update({r.pcode: r.individuals for r in result[0].rows or () if r.pcode})
         if got != expected:
             mismatches += 1
-        ms, _ = _timed(lambda m=moment: reader.explain(m, region).as_dict())
+        ms, _ = _timed(partial(reader.explain, moment, region))
         explains.append(ms)
     close_ledger(ledger)
     return {

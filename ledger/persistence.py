@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
@@ -61,7 +62,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
             f"INSERT INTO {name} (originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?)",
             [
-                (e.originator_id.bytes, e.originator_version, e.topic, e.state)
+                (_id_bytes(e.originator_id), e.originator_version, e.topic, e.state)
                 for e in stored_events
             ],
         )
@@ -72,7 +73,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
             (first, last),
         ).all()
         sent = {first: stored_events[0], last: stored_events[-1]}
-        expected = {i: (e.originator_id.bytes, e.originator_version) for i, e in sent.items()}
+        expected = {i: (_id_bytes(e.originator_id), e.originator_version) for i, e in sent.items()}
         if {r[0]: (bytes(r[1]), r[2]) for r in ends} != expected:
             raise RuntimeError("notification ids out of step with the inserted events")
         return list(range(first, last + 1))
@@ -95,6 +96,11 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
 
     def after_insert(self, session: Session, notifications: list[Notification]) -> None:
         """Called inside the write transaction with the events just inserted."""
+
+
+def _id_bytes(originator_id: UUID | str) -> bytes:
+    """The 16 bytes the events table stores on SQLite (its UUID column type's format)."""
+    return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).bytes
 
 
 class LedgerFactory(SQLAlchemyFactory):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -83,7 +84,7 @@ def test_bulk_events_are_the_events_the_aggregate_triggers(sqlite_target: str) -
     record._corrected(changes={"individuals": 900}, reason="recount", actor="tester", citation=None)
     record._retracted(reason="duplicate", actor="tester", citation="file.csv")
     expected = record.collect_events()
-    items = [
+    items: list[NewRecord | Amendment] = [
         NewRecord(rid, "registration", "ML10", "2018-02-28", "day", 800, None, source,
                   origin="ML05", cause="conflict", note="ça", import_key="k1"),
         Amendment(rid, 2, "recount", {"individuals": 900}),
@@ -175,13 +176,12 @@ def test_explain_agrees_with_totals_on_generated_data(generated: Ledger) -> None
     explained = reader.explain(moment, region).as_dict()
     assert explained["individuals"] == row.individuals
 
-    def flows(node: dict[str, object]) -> int:
+    def flows(node: dict[str, Any]) -> int:
         own = sum(
-            -f["individuals"] if f["kind"] == "return" else f["individuals"]  # type: ignore[index]
-            for f in node["flows"]  # type: ignore[attr-defined]
+            -f["individuals"] if f["kind"] == "return" else f["individuals"] for f in node["flows"]
         )
-        base = node["baseline"]["individuals"] if node["baseline"] else 0  # type: ignore[index]
-        kids = sum(flows(c) for c in node["children"])  # type: ignore[attr-defined]
+        base = node["baseline"]["individuals"] if node["baseline"] else 0
+        kids = sum(flows(c) for c in node["children"])
         return int(base + own + kids)
 
     assert flows(explained) == row.individuals

@@ -22,7 +22,7 @@ from tests.conftest import PG_ADMIN_URL
 
 class _LedgerRecorderContract(contract.ApplicationRecorderTestCase[Any]):
     __test__ = False  # the shared part; the subclasses below are the tests
-    target: ClassVar[str]
+    target: str
 
     def create_recorder(self) -> Any:
         self.ledger = open_ledger(self.target, actor="contract", create=True)
