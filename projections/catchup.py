@@ -19,6 +19,7 @@ from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from ledger.application import Ledger
 from ledger.locations import LocationIndex
@@ -35,6 +36,7 @@ from projections.schema import (
 )
 
 PAGE_SIZE = 10_000
+BULK_BACKLOG = 50_000  # SQLite: from this many events behind, load first and index after
 SQLITE_CACHE_KIB = 256 * 1024
 _RECORDED = get_topic(FigureRecord.Recorded)
 _CORRECTED = get_topic(FigureRecord.Corrected)
@@ -131,7 +133,36 @@ class FigureProjection:
             return read_position(conn)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> CatchUp:
-        """Apply every notification after the tracking position; returns what was done."""
+        """Apply every notification after the tracking position; returns what was done.
+
+        On SQLite, a large backlog (a rebuild, a first read after a bulk import) is
+        loaded without the figure table's secondary indexes, which are built once at the
+        end: about a third faster than maintaining five B-trees row by row. An interrupted
+        load leaves them missing; every catch-up first creates any index that is missing,
+        so they are back before the next read (indexes change speed, never results).
+        """
+        if not self.sqlite:
+            return self._catch_up(progress)
+        self._create_indexes()
+        bulk = log_head(self.ledger) - self.position() >= BULK_BACKLOG
+        if bulk:
+            with self.engine.begin() as conn:
+                for index in versions.indexes:
+                    conn.execute(DropIndex(index, if_exists=True))
+        try:
+            return self._catch_up(progress)
+        finally:
+            if bulk:
+                self._create_indexes()
+
+    def _create_indexes(self) -> None:
+        with self.engine.begin() as conn:
+            if self.sqlite:
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            for index in versions.indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+
+    def _catch_up(self, progress: Callable[[int], None] | None) -> CatchUp:
         applied = 0
         while True:
             start = self.position()

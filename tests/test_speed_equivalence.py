@@ -21,7 +21,7 @@ from ledger.storage import close_ledger, open_ledger
 from projections import catchup
 from projections.catchup import FigureProjection
 from projections.reader import Moment, Reader
-from projections.schema import to_micros
+from projections.schema import to_micros, versions
 
 EVENTS = 1_500
 
@@ -143,6 +143,53 @@ def test_json_catch_up_equals_mapper_catch_up(
     monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
     fast.rebuild()
     assert fast.checksum() == expected
+    # a large backlog: loaded without secondary indexes (SQLite), indexed at the end
+    monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
+    fast.rebuild()
+    assert fast.checksum() == expected
+    assert _index_names(fast) == {index.name for index in versions.indexes}
+
+
+def test_an_interrupted_bulk_load_gets_its_indexes_back(
+    generated: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projection = FigureProjection(generated)
+    monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
+    monkeypatch.setattr(catchup, "PAGE_SIZE", 300)
+    calls = 0
+    original = FigureProjection._apply
+
+    def failing(self: FigureProjection, conn: Any, page: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("interrupted")
+        original(self, conn, page)
+
+    create_indexes = FigureProjection._create_indexes
+    monkeypatch.setattr(FigureProjection, "_apply", failing)
+    # the process dies: not even its ``finally`` runs
+    monkeypatch.setattr(FigureProjection, "_create_indexes", lambda self: None)
+    with pytest.raises(RuntimeError):
+        projection.rebuild()
+    assert 0 < projection.position() < (generated.recorder.max_notification_id() or 0)
+    if projection.sqlite:
+        assert _index_names(projection) == set()
+    monkeypatch.setattr(FigureProjection, "_apply", original)
+    monkeypatch.setattr(FigureProjection, "_create_indexes", create_indexes)
+    Reader(generated)  # the next read catches up and restores what is missing
+    assert _index_names(projection) == {index.name for index in versions.indexes}
+    reference = FigureProjection(generated, decode="mapper")
+    expected = projection.checksum()
+    reference.rebuild()
+    assert reference.checksum() == expected
+
+
+def _index_names(projection: FigureProjection) -> set[str]:
+    from sqlalchemy import inspect
+
+    with projection.engine.connect() as conn:
+        return {str(ix["name"]) for ix in inspect(conn).get_indexes("dlp_versions")}
 
 
 def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
