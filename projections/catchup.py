@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from ledger.application import Ledger
@@ -36,6 +36,7 @@ from projections.schema import (
 )
 
 PAGE_SIZE = 10_000
+_DDL_LOCK = 0x646C6564  # "dled": serialises read-model DDL across processes (PostgreSQL)
 BULK_BACKLOG = 50_000  # SQLite: from this many events behind, load first and index after
 SQLITE_CACHE_KIB = 256 * 1024
 _RECORDED = get_topic(FigureRecord.Recorded)
@@ -77,8 +78,22 @@ def engine_of(ledger: Ledger) -> Engine:
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the read-model tables and the tracking row (position 0) if missing."""
-    metadata.create_all(engine, checkfirst=True)
+    """Create the read-model tables and the tracking row (position 0) if missing.
+
+    Two processes starting at once would both find a table missing and both create it;
+    on PostgreSQL a transaction-scoped advisory lock makes them take turns, on SQLite
+    the loser's "already exists" is retried (and then finds the table).
+    """
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+                metadata.create_all(conn, checkfirst=True)
+            break
+        except DBAPIError:
+            if attempt == 2:
+                raise
     try:
         with engine.begin() as conn:
             seeded = conn.execute(
