@@ -23,7 +23,7 @@ from projections.catchup import FigureProjection
 from projections.reader import Moment, Reader
 from projections.schema import to_micros, versions
 
-EVENTS = 1_500
+EVENTS = 800
 
 
 @pytest.fixture
@@ -201,9 +201,9 @@ def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
     countries = [c.pcode for c in reader.index.countries()][:4]
     span = RECORDING_END - RECORDING_START
     checked = 0
-    for i in range(12):
+    for i in range(8):
         as_of = date(2010, 6, 30) + timedelta(days=500 * i)
-        known_at = RECORDING_START + span * ((i + 1) / 12) if i % 3 else datetime.now(UTC)
+        known_at = RECORDING_START + span * ((i + 1) / 8) if i % 3 else datetime.now(UTC)
         moment = Moment(as_of, known_at)
         for country in countries:
             (totals,) = reader.totals(moment, country, "admin1")
@@ -211,7 +211,7 @@ def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
             ours.update({r.pcode: r.individuals for r in totals.rows or () if r.pcode})
             assert ours == duck.totals(to_micros(known_at), as_of, country), (moment, country)
             checked += sum(1 for v in ours.values() if v)
-    assert checked > 50  # the comparison is not all zeros
+    assert checked > 20  # the comparison is not all zeros
 
 
 def test_explain_agrees_with_totals_on_generated_data(generated: Ledger) -> None:
