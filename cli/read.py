@@ -26,9 +26,15 @@ def history(
 ) -> None:
     """Every version of a record: what changed, who, when, why."""
     from cli.views import history_view
+    from projections.reader import Reader, record_history
 
     ledger = state(ctx).ledger()
-    render(history_view(ledger.history(record_id), ledger.locations()), fmt)
+    versions = ledger.history(record_id)
+    table = record_history(Reader(ledger), record_id)
+    until = {
+        row.version: row.current_until.isoformat() if row.current_until else None for row in table
+    }
+    render(history_view(versions, ledger.locations(), until), fmt)
 
 
 @locations_app.callback()

@@ -48,8 +48,15 @@ def _changes_text(version: RecordVersion) -> str:
     return "; ".join(f"{c.field} {c.old} → {c.new}" for c in version.changes)
 
 
-def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
+def history_view(
+    versions: list[RecordVersion],
+    index: LocationIndex,
+    current_until: dict[int, str | None] | None = None,
+) -> View:
+    """Versions from the events; ``current_until`` (from the figure table) says until when
+    each version was the current one (None: it still is)."""
     first = versions[0]
+    until = current_until or {}
     rows = [
         (
             v.version,
@@ -67,7 +74,9 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
     return View(
         data={
             "record_id": str(first.record_id),
-            "versions": [version_data(v, index) for v in versions],
+            "versions": [
+                version_data(v, index) | {"current_until": until.get(v.version)} for v in versions
+            ],
         },
         columns=(
             "version",

@@ -231,3 +231,11 @@ def test_rebuild_gives_the_same_figure_table(cli: Cli, mali: dict[str, str]) -> 
     assert {k: v for k, v in before.items() if k != "known_at"} == {
         k: v for k, v in after.items() if k != "known_at"
     }
+
+
+def test_history_shows_until_when_each_version_was_current(cli: Cli, mali: dict[str, str]) -> None:
+    cli("correct", mali["gao"], "--individuals", "1000", "--reason", "double count")
+    versions = cli.json("history", mali["gao"])["versions"]
+    assert versions[0]["current_until"] == versions[1]["recorded_at"]
+    assert versions[1]["current_until"] is None
+    assert versions[1]["changes"] == [{"field": "individuals", "old": 1200, "new": 1000}]
