@@ -70,6 +70,8 @@ class Reader:
         """One Totals per country (or just the given location)."""
         level = level_number(by) if by else None
         chosen = self.location(location)
+        if level == 0 and chosen is None:
+            level = by = None  # every country is listed anyway: one line each
         places = [chosen] if chosen else self.countries(moment)
         with self._rule(moment) as rule:
             return [self._totals(rule, moment, place, level, by) for place in places]
