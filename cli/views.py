@@ -90,6 +90,17 @@ def history_view(
             "households",
         ),
         rows=rows,
+        hxl=(
+            "#meta+version",
+            "#date+recorded",
+            "#meta+actor",
+            "#meta+change",
+            "#description+reason",
+            "#date+reported",
+            "#adm+code",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+        ),
         title=f"{first.kind} {first.record_id} (source: {first.source.get('publisher')})",
     )
 
@@ -111,7 +122,9 @@ def totals_view(results: list[Any]) -> View:
     if dicts:
         title = f"IDPs as of {dicts[0]['as_of']}, as known at {dicts[0]['known_at'][:19]}Z"
         footer.append(f"log position {dicts[0]['position']}")
-    return View(data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer)
+    return View(
+        data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer, hxl=TOTALS_HXL
+    )
 
 
 def _version_line(v: dict[str, Any], role: str) -> str:
@@ -228,13 +241,17 @@ def explain_view(explanation: Any) -> View:
 
 
 def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows of one totals object (the contract's JSON shape): breakdown, then the total."""
+    """Rows of one totals object (the contract's JSON shape): breakdown, then the total.
+    ``line`` says what a row is: the breakdown level, ``not disaggregated``, or ``total``."""
     out: list[tuple[Any, ...]] = []
     country = d["location"]["pcode"]
     for r in d.get("rows", []):
+        line = d.get("by") if r["pcode"] is not None else r["name"]
         out.append(
             (
+                d["as_of"],
                 country,
+                line,
                 r["pcode"],
                 r["name"],
                 r["individuals"],
@@ -244,11 +261,14 @@ def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
             )
         )
     t = d["total"]
+    loc = d["location"]
     out.append(
         (
+            d["as_of"],
             country,
-            country,
-            f"{d['location']['name']} (total)",
+            "total",
+            loc["pcode"],
+            loc["name"],
             t["individuals"],
             t["households"],
             t["partial"],
@@ -258,7 +278,28 @@ def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
-TOTALS_COLUMNS = ("country", "pcode", "name", "individuals", "households", "partial", "notes")
+TOTALS_COLUMNS = (
+    "as_of",
+    "country",
+    "line",
+    "pcode",
+    "name",
+    "individuals",
+    "households",
+    "partial",
+    "notes",
+)
+TOTALS_HXL = (
+    "#date+reported",
+    "#country+code",
+    "#meta+line",
+    "#adm+code",
+    "#adm+name",
+    "#affected+idps+ind",
+    "#affected+idps+hh",
+    "#meta+partial",
+    "#description",
+)
 
 
 def snapshot_view(kept: dict[str, Any]) -> View:
@@ -269,6 +310,7 @@ def snapshot_view(kept: dict[str, Any]) -> View:
     return View(
         data=kept,
         columns=TOTALS_COLUMNS,
+        hxl=TOTALS_HXL,
         rows=rows,
         title=(
             f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
@@ -304,16 +346,26 @@ def series_view(result: Any) -> View:
     rows: list[tuple[Any, ...]] = []
     for p in data["points"]:
         for r in p.get("rows", []):
+            line = p.get("by") if r["pcode"] is not None else r["name"]
             rows.append(
-                (p["as_of"], r["pcode"], r["name"], r["individuals"], r["households"], r["partial"])
+                (
+                    p["as_of"],
+                    line,
+                    r["pcode"],
+                    r["name"],
+                    r["individuals"],
+                    r["households"],
+                    r["partial"],
+                )
             )
         loc = data["location"]
         t = p["total"]
         rows.append(
             (
                 p["as_of"],
+                "total",
                 loc["pcode"],
-                f"{loc['name']} (total)",
+                loc["name"],
                 t["individuals"],
                 t["households"],
                 t["partial"],
@@ -321,7 +373,16 @@ def series_view(result: Any) -> View:
         )
     return View(
         data=data,
-        columns=("as_of", "pcode", "name", "individuals", "households", "partial"),
+        columns=("as_of", "line", "pcode", "name", "individuals", "households", "partial"),
+        hxl=(
+            "#date+reported",
+            "#meta+line",
+            "#adm+code",
+            "#adm+name",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+            "#meta+partial",
+        ),
         rows=rows,
         title=f"IDPs at the end of each {data['every']}, as known at {str(data['known_at'])[:19]}Z",
     )
