@@ -32,7 +32,7 @@ __all__ = [
 
 
 def _storage(ledger: Ledger) -> tuple[Engine, Table, Table]:
-    from sqlalchemy import inspect
+    from sqlalchemy import Engine, inspect
 
     from ledger.persistence import LedgerRecorder
 
@@ -40,6 +40,8 @@ def _storage(ledger: Ledger) -> tuple[Engine, Table, Table]:
     if not isinstance(recorder, LedgerRecorder):
         raise NoChain("this ledger's storage keeps no hash chain")
     engine = recorder.datastore.engine
+    if not isinstance(engine, Engine):
+        raise NoChain("this ledger's storage has no database engine to verify")
     with engine.connect() as connection:
         if not inspect(connection).has_table(recorder.chain_table.name):
             raise NoChain(

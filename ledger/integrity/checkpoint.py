@@ -116,7 +116,9 @@ def generate_key_pair() -> tuple[bytes, bytes]:
     return private_pem, public_pem
 
 
-def sign(statement: CheckpointStatement, private_pem: bytes, source: str = "key") -> CheckpointStatement:
+def sign(
+    statement: CheckpointStatement, private_pem: bytes, source: str = "key"
+) -> CheckpointStatement:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -60,6 +60,4 @@ def event_digest(originator: str, version: int, topic: str, state: bytes) -> byt
 
 def link_hash(previous: bytes, position: int, notification_id: int, digest: bytes) -> bytes:
     """The chain hash at ``position``, over the previous hash and this event's digest."""
-    return sha256(
-        LINK_DOMAIN + previous + _LINK.pack(position, notification_id) + digest
-    ).digest()
+    return sha256(LINK_DOMAIN + previous + _LINK.pack(position, notification_id) + digest).digest()

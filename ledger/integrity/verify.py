@@ -100,6 +100,8 @@ class ChainWalk:
         max_event_id: int,
     ) -> Problem | None:
         pos = link.position
+        if first_unlinked is not None and first_unlinked[0] < link.notification_id:
+            return _inserted(first_unlinked, pos)
         if pos != expected:
             return Problem(
                 "deleted",
@@ -114,8 +116,6 @@ class ChainWalk:
                 f"the chain link at position {pos} was altered: its event id "
                 f"{link.notification_id} does not follow {last_nid}",
             )
-        if first_unlinked is not None and first_unlinked[0] < link.notification_id:
-            return _inserted(first_unlinked, pos)
         if link.event is None:
             if link.notification_id > max_event_id:
                 return Problem(
@@ -136,11 +136,15 @@ class ChainWalk:
             if recomputed == link.hash:
                 return None
             return Problem(
-                "link altered", pos, f"the chain hash at position {pos} ({_record(link)}) was altered"
+                "link altered",
+                pos,
+                f"the chain hash at position {pos} ({_record(link)}) was altered",
             )
         if recomputed == link.hash:
             return Problem(
-                "link altered", pos, f"the event digest at position {pos} ({_record(link)}) was altered"
+                "link altered",
+                pos,
+                f"the event digest at position {pos} ({_record(link)}) was altered",
             )
         moved_from = self._position_of(digest)
         if moved_from is not None and moved_from != pos:
@@ -245,7 +249,7 @@ def _inserted(event: tuple[int, str, int], position: int) -> Problem:
         "inserted",
         position,
         f"event {nid} (record {oid} version {version}) is not in the chain: it was inserted "
-        f"outside the ledger, before position {position}",
+        f"outside the ledger (or its link removed) before position {position}",
     )
 
 
