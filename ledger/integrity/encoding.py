@@ -31,8 +31,11 @@ _U64 = Struct(">Q")
 _LINK = Struct(">qq")
 
 
-def originator_hex(value: UUID | str) -> str:
-    """An originator id as 32 lowercase hex characters, however the driver returned it."""
+def originator_hex(value: UUID | str | bytes) -> str:
+    """An originator id as 32 lowercase hex characters, however it was stored: a UUID
+    (PostgreSQL), 16 raw bytes (SQLite's BINARY(16)) or text."""
+    if isinstance(value, bytes):
+        return value.hex() if len(value) == 16 else value.hex() + "!"  # "!": cannot match
     if isinstance(value, UUID):
         return value.hex
     if len(value) == 32:

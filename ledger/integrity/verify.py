@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, LargeBinary, Table, func, select, type_coerce
 
 from ledger.integrity.checkpoint import Checkpoint
 from ledger.integrity.encoding import GENESIS, event_digest, link_hash, originator_hex
@@ -63,6 +63,12 @@ class ChainWalk:
         self.connection = connection
         self.events = events
         self.chain = chain
+        # SQLite keeps ids as 16 raw bytes: read them as bytes, not as UUID objects (faster)
+        self.originator_id: Any = (
+            type_coerce(events.c.originator_id, LargeBinary())
+            if connection.dialect.name == "sqlite"
+            else events.c.originator_id
+        )
 
     def run(self, checkpoint: Checkpoint | None = None) -> Verification:
         c, e = self.chain.c, self.events.c
@@ -195,7 +201,7 @@ class ChainWalk:
                     c.digest,
                     c.hash,
                     e.id,
-                    e.originator_id,
+                    self.originator_id,
                     e.originator_version,
                     e.topic,
                     e.state,
@@ -225,7 +231,7 @@ class ChainWalk:
         legitimately unlinked in what one statement sees)."""
         c, e = self.chain.c, self.events.c
         row = self.connection.execute(
-            select(e.id, e.originator_id, e.originator_version)
+            select(e.id, self.originator_id, e.originator_version)
             .select_from(self.events.outerjoin(self.chain, c.notification_id == e.id))
             .where(c.notification_id.is_(None))
             .order_by(e.id)
