@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.app import app, note, state
 from cli.render import Format
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
+
+
+def _ledger(ctx: typer.Context) -> Ledger:
+    """The ledger, released when the command ends (its connections are not left open)."""
+    ledger = state(ctx).ledger()
+    ctx.find_root().call_on_close(ledger.close)
+    ctx.find_root().call_on_close(ledger.recorder.datastore.engine.dispose)  # type: ignore[attr-defined]
+    return ledger
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -69,7 +80,7 @@ def verify(
             note("note: the checkpoint is signed; give --public-key to check the signature")
     elif public_key is not None:
         raise typer.BadParameter("--public-key needs --checkpoint", param_hint="--public-key")
-    result = chain.verify(state(ctx).ledger(), kept.checkpoint if kept else None)
+    result = chain.verify(_ledger(ctx), kept.checkpoint if kept else None)
     if fmt is Format.JSON:
         data = {
             "intact": result.intact,
@@ -113,7 +124,7 @@ def checkpoint_command(
     from ledger import chain
     from ledger.integrity.checkpoint import sign
 
-    taken = chain.statement(state(ctx).ledger())
+    taken = chain.statement(_ledger(ctx))
     if key is not None:
         taken = sign(taken, _read(key, "private key"), source=str(key))
     if out is None:
