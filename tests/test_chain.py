@@ -8,7 +8,7 @@ import pytest
 
 from ledger import chain
 from ledger.application import Ledger
-from ledger.integrity.encoding import GENESIS, event_digest, link_hash, originator_hex
+from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
 from ledger.storage import open_ledger
 from tests.chain_tampering import (
     CHAIN,
@@ -69,7 +69,8 @@ def test_a_changed_state_byte_is_named_as_modified(filled: Ledger) -> None:
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("modified", position)
     assert problem.message == (
-        f"event {target} at position {position} (record {record} version {version}) was modified"
+        f"event {target} at position {position} (record {record} version {version}) "
+        "was modified (or its chain hash altered)"
     )
 
 
@@ -166,9 +167,17 @@ def test_truncating_events_and_links_is_caught_by_a_later_checkpoint(filled: Led
     )
 
 
-@pytest.mark.parametrize("column", ["hash", "digest"])
-def test_an_altered_link_is_named(filled: Ledger, column: str) -> None:
-    sql(filled, f"UPDATE {CHAIN} SET {column} = :h WHERE position = 4", h=bytes(32))
+def test_an_altered_link_hash_is_caught_at_its_position(filled: Ledger) -> None:
+    sql(filled, f"UPDATE {CHAIN} SET hash = :h WHERE position = 4", h=bytes(32))
+    problem = problem_of(filled)
+    assert (problem.kind, problem.position) == ("modified", 4)
+    assert problem.message.endswith("was modified (or its chain hash altered)")
+
+
+@pytest.mark.parametrize("column", ["originator_version", "originator_id"])
+def test_a_link_naming_another_record_is_named_as_altered(filled: Ledger, column: str) -> None:
+    value = 99 if column == "originator_version" else "0" * 32
+    sql(filled, f"UPDATE {CHAIN} SET {column} = :v WHERE position = 4", v=value)
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("link altered", 4)
 
@@ -207,12 +216,5 @@ def _recompute_every_link(ledger: Ledger) -> None:
     previous = GENESIS
     for position, nid, oid, version, topic, state in rows:
         hex_id = originator_hex(oid)
-        digest = event_digest(hex_id, version, topic, bytes(state))
-        previous = link_hash(previous, position, nid, digest)
-        sql(
-            ledger,
-            f"UPDATE {CHAIN} SET digest = :d, hash = :h WHERE position = :p",
-            d=digest,
-            h=previous,
-            p=position,
-        )
+        previous = link_hash(previous, position, nid, hex_id, version, topic, bytes(state))
+        sql(ledger, f"UPDATE {CHAIN} SET hash = :h WHERE position = :p", h=previous, p=position)

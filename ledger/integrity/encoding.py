@@ -1,16 +1,16 @@
-"""The canonical encoding of an event and of a chain link (format version 1).
+"""The canonical encoding of a chain link (format version 1).
 
-Both are SHA-256 over bytes whose layout is fixed here, independent of the database, the
-driver and the Python version (docs/integrity.md gives the same definition):
+Each link's hash is SHA-256 over bytes whose layout is fixed here, independent of the
+database, the driver and the Python version (docs/integrity.md gives the same definition):
 
-- the event digest ("leaf") covers what an event says:
-  ``b"dledger-event/1\\0" || u32(len(oid)) || oid || i64(version) || u32(len(topic)) ||
-  topic || u64(len(state)) || state`` where ``oid`` is the originator id as 32 lowercase
-  hex ASCII characters and ``topic`` is UTF-8;
-- the link hash covers where it sits in the log:
-  ``b"dledger-link/1\\0" || previous hash (32 bytes) || i64(position) ||
-  i64(notification id) || event digest (32 bytes)``; the hash before position 1 is 32
-  zero bytes.
+    b"dledger-link/1\\0"                       16 bytes, the domain and version
+    previous hash                              32 bytes; 32 zero bytes before position 1
+    i64 position                               1, 2, 3, ... in commit order
+    i64 notification id                        the event's id in the events table
+    u32 length || originator id                32 lowercase hex digits, ASCII
+    i64 originator version
+    u32 length || topic                        UTF-8
+    u64 length || state                        the stored state bytes, as stored
 
 All integers are big-endian; ``u32``/``u64`` unsigned, ``i64`` signed two's complement.
 """
@@ -22,13 +22,11 @@ from struct import Struct
 from uuid import UUID
 
 GENESIS = bytes(32)
-EVENT_DOMAIN = b"dledger-event/1\x00"
 LINK_DOMAIN = b"dledger-link/1\x00"
 
-_U32 = Struct(">I")
-_I64_U32 = Struct(">qI")
+_PLACE_ID = Struct(">qqI")  # position, notification id, len(originator id)
+_VERSION_TOPIC = Struct(">qI")  # version, len(topic)
 _U64 = Struct(">Q")
-_LINK = Struct(">qq")
 
 
 def originator_hex(value: UUID | str | bytes) -> str:
@@ -46,21 +44,25 @@ def originator_hex(value: UUID | str | bytes) -> str:
         return value  # not an id at all: it is encoded as stored, and cannot match
 
 
-def event_digest(originator: str, version: int, topic: str, state: bytes) -> bytes:
-    """SHA-256 of the event's canonical encoding; ``originator`` from ``originator_hex``."""
+def link_hash(
+    previous: bytes,
+    position: int,
+    notification_id: int,
+    originator: str,
+    version: int,
+    topic: str,
+    state: bytes,
+) -> bytes:
+    """The chain hash at ``position``; ``originator`` as given by ``originator_hex``."""
     oid = originator.encode("utf-8")
     text = topic.encode("utf-8")
     return sha256(
-        EVENT_DOMAIN
-        + _U32.pack(len(oid))
+        LINK_DOMAIN
+        + previous
+        + _PLACE_ID.pack(position, notification_id, len(oid))
         + oid
-        + _I64_U32.pack(version, len(text))
+        + _VERSION_TOPIC.pack(version, len(text))
         + text
         + _U64.pack(len(state))
         + state
     ).digest()
-
-
-def link_hash(previous: bytes, position: int, notification_id: int, digest: bytes) -> bytes:
-    """The chain hash at ``position``, over the previous hash and this event's digest."""
-    return sha256(LINK_DOMAIN + previous + _LINK.pack(position, notification_id) + digest).digest()

@@ -2,7 +2,7 @@
 
 One row per event: its dense ``position`` in commit order (notification ids may have gaps
 on PostgreSQL), the event's notification id, the record it belongs to (so a deleted event
-can still be named), its digest and the chain hash. The caller holds the write lock
+can still be named), and the chain hash. The caller holds the write lock
 (PostgreSQL: ``LOCK TABLE ... IN EXCLUSIVE MODE`` on the events table; SQLite: the
 database write lock taken by the events INSERT), so reading the head and appending after
 it cannot interleave with another writer: concurrent writers produce one linear chain.
@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger.integrity.encoding import GENESIS, event_digest, link_hash, originator_hex
+from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -44,7 +44,6 @@ def define_chain_table(name: str, metadata: MetaData | None = None) -> Table:
         Column("notification_id", _ID, nullable=False, unique=True),
         Column("originator_id", String(32), nullable=False),
         Column("originator_version", _ID, nullable=False),
-        Column("digest", LargeBinary(32), nullable=False),
         Column("hash", LargeBinary(32), nullable=False),
     )
 
@@ -61,15 +60,13 @@ def append_links(session: Session, table: Table, notifications: Sequence[Notific
     for n in notifications:
         position += 1
         oid = originator_hex(n.originator_id)
-        digest = event_digest(oid, n.originator_version, n.topic, n.state)
-        previous = link_hash(previous, position, n.id, digest)
+        previous = link_hash(previous, position, n.id, oid, n.originator_version, n.topic, n.state)
         rows.append(
             {
                 "position": position,
                 "notification_id": n.id,
                 "originator_id": oid,
                 "originator_version": n.originator_version,
-                "digest": digest,
                 "hash": previous,
             }
         )

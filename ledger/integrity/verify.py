@@ -1,26 +1,27 @@
 """Recomputing the chain: streaming, page by page, and naming the first thing that is wrong.
 
-Nothing stored is trusted: each event's digest and each chain hash are recomputed from the
-event rows and compared with the links; the stored columns only say what to expect.
+Nothing stored is trusted: every chain hash is recomputed from the event rows, and every
+column of every link is compared with what it must be (its position in sequence, its
+event's id, record and version, its hash). Memory stays constant: PAGE_SIZE rows at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, Table, func, select, type_coerce
 
 from ledger.integrity.checkpoint import Checkpoint
-from ledger.integrity.encoding import GENESIS, event_digest, link_hash, originator_hex
+from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
 
 PAGE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
 class Problem:
-    """The first place where the log and its chain disagree."""
+    """The first place where the log and its chain (or a checkpoint) disagree."""
 
     kind: str  # modified | deleted | inserted | reordered | truncated | link altered | ...
     position: int
@@ -42,18 +43,14 @@ class Verification:
 
 
 @dataclass(frozen=True)
-class _Link:
-    position: int
-    notification_id: int
-    originator_id: str
-    version: int
-    digest: bytes
-    hash: bytes
-    event: tuple[Any, int, str, bytes] | None  # originator id, version, topic, state
+class _Step:
+    """Where the walk stands: the recomputed hash before ``expected``, the last event id."""
 
-
-def _record(link: _Link) -> str:
-    return f"record {link.originator_id} version {link.version}"
+    previous: bytes
+    expected: int
+    last_nid: int
+    first_unlinked: tuple[int, str, int] | None
+    max_event_id: int
 
 
 class ChainWalk:
@@ -79,91 +76,115 @@ class ChainWalk:
         max_event_id = self.connection.execute(select(func.max(e.id))).scalar() or 0
         first_unlinked = self._first_unlinked()
 
-        previous, expected, last_nid, checked = GENESIS, 1, 0, 0
+        previous, expected, last_nid = GENESIS, 1, 0
+        unlinked_bound = first_unlinked[0] if first_unlinked else max_event_id + 1
+        stop_at = checkpoint.position if checkpoint is not None else -1
         problem: Problem | None = None
-        for link in self._links(head_position):
-            problem = self._check(link, previous, expected, last_nid, first_unlinked, max_event_id)
+        for page in self._pages(head_position):
+            for pos, nid, link_oid, link_version, stored, eid, oid, version, topic, state in page:
+                hex_id = oid.hex() if type(oid) is bytes and len(oid) == 16 else None
+                if (
+                    pos == expected
+                    and last_nid < nid < unlinked_bound
+                    and eid is not None
+                    and (hex_id or originator_hex(oid)) == link_oid
+                    and version == link_version
+                ):  # the fast path: everything in place, now the hash
+                    recomputed = link_hash(
+                        previous,
+                        pos,
+                        nid,
+                        link_oid,
+                        version,
+                        topic,
+                        state if type(state) is bytes else bytes(state),
+                    )
+                    if recomputed == stored:
+                        previous, expected, last_nid = recomputed, expected + 1, nid
+                        if pos == stop_at and checkpoint is not None:
+                            problem = _compare(checkpoint, previous)
+                            if problem is not None:
+                                break
+                        continue
+                step = _Step(previous, expected, last_nid, first_unlinked, max_event_id)
+                event = None if eid is None else (oid, version, topic, bytes(state))
+                problem = self._diagnose(
+                    step, pos, nid, link_oid, link_version, bytes(stored), event
+                )
+                break
             if problem is not None:
                 break
-            previous = link_hash(previous, link.position, link.notification_id, link.digest)
-            if checkpoint is not None and link.position == checkpoint.position:
-                problem = _compare(checkpoint, previous)
-                if problem is not None:
-                    break
-            expected, last_nid, checked = expected + 1, link.notification_id, checked + 1
+        checked = expected - 1
         if problem is None:
-            problem = self._after_head(first_unlinked, head_position, checkpoint, previous)
+            problem = self._after_head(first_unlinked, head_position, checkpoint)
         head = Checkpoint(position=checked, head_hash=previous.hex())
         return Verification(checked, head, problem, checkpoint if problem is None else None)
 
-    def _check(
+    def _diagnose(
         self,
-        link: _Link,
-        previous: bytes,
-        expected: int,
-        last_nid: int,
-        first_unlinked: tuple[int, str, int] | None,
-        max_event_id: int,
-    ) -> Problem | None:
-        pos = link.position
-        if first_unlinked is not None and first_unlinked[0] < link.notification_id:
-            return _inserted(first_unlinked, pos)
-        if pos != expected:
+        step: _Step,
+        pos: int,
+        nid: int,
+        link_oid: str,
+        link_version: int,
+        stored: bytes,
+        event: tuple[Any, int, str, bytes] | None,
+    ) -> Problem:
+        """Say what is wrong with the link at ``pos`` (the slow path, once per run)."""
+        record = f"record {link_oid} version {link_version}"
+        if step.first_unlinked is not None and step.first_unlinked[0] < nid:
+            return _inserted(step.first_unlinked, pos)
+        if pos != step.expected:
+            missing = (
+                f"position {step.expected} is"
+                if pos == step.expected + 1
+                else f"positions {step.expected}–{pos - 1} are"
+            )
             return Problem(
                 "deleted",
-                expected,
-                f"positions {expected}–{pos - 1} are missing from the chain: events before "
-                f"event {link.notification_id} were deleted together with their links",
+                step.expected,
+                f"{missing} missing from the chain: the event(s) before event {nid} were "
+                "deleted together with their links",
             )
-        if link.notification_id <= last_nid:
+        if nid <= step.last_nid:
             return Problem(
                 "link altered",
                 pos,
-                f"the chain link at position {pos} was altered: its event id "
-                f"{link.notification_id} does not follow {last_nid}",
+                f"the chain link at position {pos} was altered: its event id {nid} does not "
+                f"follow {step.last_nid}",
             )
-        if link.event is None:
-            if link.notification_id > max_event_id:
+        if event is None:
+            if nid > step.max_event_id:
                 return Problem(
                     "truncated",
                     pos,
-                    f"the log was truncated: event {link.notification_id} at position {pos} "
-                    f"({_record(link)}) and every later event are missing",
+                    f"the log was truncated: event {nid} at position {pos} ({record}) and "
+                    "every later event are missing",
                 )
-            return Problem(
-                "deleted",
-                pos,
-                f"event {link.notification_id} at position {pos} ({_record(link)}) was deleted",
-            )
-        oid, version, topic, state = link.event
-        digest = event_digest(originator_hex(oid), version, topic, bytes(state))
-        recomputed = link_hash(previous, pos, link.notification_id, digest)
-        if digest == link.digest:
-            if recomputed == link.hash:
-                return None
+            return Problem("deleted", pos, f"event {nid} at position {pos} ({record}) was deleted")
+        oid, version, topic, state = event
+        event_oid = originator_hex(oid)
+        recomputed = link_hash(step.previous, pos, nid, event_oid, version, topic, state)
+        if recomputed == stored:
             return Problem(
                 "link altered",
                 pos,
-                f"the chain hash at position {pos} ({_record(link)}) was altered",
+                f"the chain link at position {pos} (event {nid}) was altered: it no longer "
+                f"names record {event_oid} version {version}",
             )
-        if recomputed == link.hash:
-            return Problem(
-                "link altered",
-                pos,
-                f"the event digest at position {pos} ({_record(link)}) was altered",
-            )
-        moved_from = self._position_of(digest)
-        if moved_from is not None and moved_from != pos:
-            return Problem(
-                "reordered",
-                pos,
-                f"event {link.notification_id} at position {pos} ({_record(link)}) now holds "
-                f"the event recorded at position {moved_from}: events were reordered",
-            )
+        if (event_oid, version) != (link_oid, link_version):
+            moved_from = self._position_of(event_oid, version)
+            if moved_from is not None:
+                return Problem(
+                    "reordered",
+                    pos,
+                    f"event {nid} at position {pos} ({record}) now holds the event recorded "
+                    f"at position {moved_from}: events were reordered",
+                )
         return Problem(
             "modified",
             pos,
-            f"event {link.notification_id} at position {pos} ({_record(link)}) was modified",
+            f"event {nid} at position {pos} ({record}) was modified (or its chain hash altered)",
         )
 
     def _after_head(
@@ -171,7 +192,6 @@ class ChainWalk:
         first_unlinked: tuple[int, str, int] | None,
         head_position: int,
         checkpoint: Checkpoint | None,
-        previous: bytes,
     ) -> Problem | None:
         if first_unlinked is not None:
             return _inserted(first_unlinked, head_position + 1)
@@ -186,9 +206,10 @@ class ChainWalk:
                 f"the log was truncated: its head is position {head_position}, behind the "
                 f"checkpoint's position {checkpoint.position}",
             )
-        return None  # pragma: no cover - the walk compared at the checkpoint's position
+        return None  # the walk compared at the checkpoint's position
 
-    def _links(self, head_position: int) -> Iterator[_Link]:
+    def _pages(self, head_position: int) -> Iterator[Sequence[Any]]:
+        """Links joined with their events, in position order, PAGE_SIZE rows at a time."""
         c, e = self.chain.c, self.events.c
         after = 0
         while True:
@@ -198,7 +219,6 @@ class ChainWalk:
                     c.notification_id,
                     c.originator_id,
                     c.originator_version,
-                    c.digest,
                     c.hash,
                     e.id,
                     self.originator_id,
@@ -212,16 +232,8 @@ class ChainWalk:
                 .limit(PAGE_SIZE)
             )
             rows = self.connection.execute(query).all()
-            for row in rows:
-                yield _Link(
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    bytes(row[4]),
-                    bytes(row[5]),
-                    None if row[6] is None else (row[7], row[8], row[9], row[10]),
-                )
+            if rows:
+                yield rows
             if len(rows) < PAGE_SIZE:
                 return
             after = rows[-1][0]
@@ -241,10 +253,12 @@ class ChainWalk:
             return None
         return int(row[0]), originator_hex(row[1]), int(row[2])
 
-    def _position_of(self, digest: bytes) -> int | None:
+    def _position_of(self, originator: str, version: int) -> int | None:
         c = self.chain.c
         found = self.connection.execute(
-            select(c.position).where(c.digest == digest).limit(1)
+            select(c.position)
+            .where(c.originator_id == originator, c.originator_version == version)
+            .limit(1)
         ).scalar()
         return None if found is None else int(found)
 
