@@ -24,9 +24,9 @@ from uuid import UUID
 GENESIS = bytes(32)
 LINK_DOMAIN = b"dledger-link/1\x00"
 
-_PLACE_ID = Struct(">qqI")  # position, notification id, len(originator id)
-_VERSION_TOPIC = Struct(">qI")  # version, len(topic)
-_U64 = Struct(">Q")
+PLACE_ID = Struct(">qqI")  # position, notification id, len(originator id)
+VERSION_TOPIC = Struct(">qI")  # version, len(topic)
+U64 = Struct(">Q")
 
 
 def originator_hex(value: UUID | str | bytes) -> str:
@@ -57,12 +57,16 @@ def link_hash(
     oid = originator.encode("utf-8")
     text = topic.encode("utf-8")
     return sha256(
-        LINK_DOMAIN
-        + previous
-        + _PLACE_ID.pack(position, notification_id, len(oid))
-        + oid
-        + _VERSION_TOPIC.pack(version, len(text))
-        + text
-        + _U64.pack(len(state))
-        + state
+        b"".join(
+            (
+                LINK_DOMAIN,
+                previous,
+                PLACE_ID.pack(position, notification_id, len(oid)),
+                oid,
+                VERSION_TOPIC.pack(version, len(text)),
+                text,
+                U64.pack(len(state)),
+                state,
+            )
+        )
     ).digest()

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
+from itertools import chain as concatenated
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Table, func, select, type_coerce
+from sqlalchemy import Connection, LargeBinary, Select, Table, func, select, type_coerce
 
 from ledger.integrity.checkpoint import Checkpoint
-from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
+from ledger.integrity.encoding import (
+    GENESIS,
+    LINK_DOMAIN,
+    PLACE_ID,
+    U64,
+    VERSION_TOPIC,
+    link_hash,
+    originator_hex,
+)
 
 PAGE_SIZE = 10_000
 
@@ -70,53 +80,70 @@ class ChainWalk:
     def run(self, checkpoint: Checkpoint | None = None) -> Verification:
         c, e = self.chain.c, self.events.c
         last = self.connection.execute(
-            select(c.position).order_by(c.position.desc()).limit(1)
+            select(c.position, c.notification_id).order_by(c.position.desc()).limit(1)
         ).first()
-        head_position = int(last[0]) if last else 0
+        head_position, head_nid = (int(last[0]), int(last[1])) if last else (0, 0)
         max_event_id = self.connection.execute(select(func.max(e.id))).scalar() or 0
-        first_unlinked = self._first_unlinked()
 
+        # a merge of two sequential scans (links by position, events by id): much faster
+        # than a join on SQLite; an event the links skip over is one with no link
+        events = self._rows(self._events_page, head_nid)
+        event = next(events, None)
         previous, expected, last_nid = GENESIS, 1, 0
-        unlinked_bound = first_unlinked[0] if first_unlinked else max_event_id + 1
+        join, place, version_topic, u64 = b"".join, PLACE_ID.pack, VERSION_TOPIC.pack, U64.pack
         stop_at = checkpoint.position if checkpoint is not None else -1
         problem: Problem | None = None
-        for page in self._pages(head_position):
-            for pos, nid, link_oid, link_version, stored, eid, oid, version, topic, state in page:
+        for pos, nid, link_oid, link_version, stored in self._rows(self._links_page, head_position):
+            if event is not None and pos == expected and last_nid < nid:
+                eid, oid, version, topic, state = event
                 hex_id = oid.hex() if type(oid) is bytes and len(oid) == 16 else None
                 if (
-                    pos == expected
-                    and last_nid < nid < unlinked_bound
-                    and eid is not None
+                    eid == nid
                     and (hex_id or originator_hex(oid)) == link_oid
                     and version == link_version
                 ):  # the fast path: everything in place, now the hash
-                    recomputed = link_hash(
-                        previous,
-                        pos,
-                        nid,
-                        link_oid,
-                        version,
-                        topic,
-                        state if type(state) is bytes else bytes(state),
-                    )
+                    # link_hash inlined (same bytes; the intact tests prove it): ~25% faster
+                    oid_bytes, text = link_oid.encode(), topic.encode()
+                    if type(state) is not bytes:
+                        state = bytes(state)
+                    recomputed = sha256(
+                        join(
+                            (
+                                LINK_DOMAIN,
+                                previous,
+                                place(pos, nid, len(oid_bytes)),
+                                oid_bytes,
+                                version_topic(version, len(text)),
+                                text,
+                                u64(len(state)),
+                                state,
+                            )
+                        )
+                    ).digest()
                     if recomputed == stored:
                         previous, expected, last_nid = recomputed, expected + 1, nid
+                        event = next(events, None)
                         if pos == stop_at and checkpoint is not None:
                             problem = _compare(checkpoint, previous)
                             if problem is not None:
                                 break
                         continue
-                step = _Step(previous, expected, last_nid, first_unlinked, max_event_id)
-                event = None if eid is None else (oid, version, topic, bytes(state))
-                problem = self._diagnose(
-                    step, pos, nid, link_oid, link_version, bytes(stored), event
-                )
-                break
-            if problem is not None:
-                break
+            unlinked = None
+            if event is not None and event[0] < nid:
+                unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
+            step = _Step(previous, expected, last_nid, unlinked, max_event_id)
+            found = event if event is not None and event[0] == nid else None
+            problem = self._diagnose(step, pos, nid, link_oid, link_version, bytes(stored), found)
+            break
         checked = expected - 1
         if problem is None:
-            problem = self._after_head(first_unlinked, head_position, checkpoint)
+            if event is not None:  # an event below the head that no link covers
+                unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
+                problem = _inserted(unlinked, head_position + 1)
+            else:
+                problem = self._after_head(
+                    self._first_unlinked(head_nid), head_position, checkpoint
+                )
         head = Checkpoint(position=checked, head_hash=previous.hex())
         return Verification(checked, head, problem, checkpoint if problem is None else None)
 
@@ -128,7 +155,7 @@ class ChainWalk:
         link_oid: str,
         link_version: int,
         stored: bytes,
-        event: tuple[Any, int, str, bytes] | None,
+        event: Sequence[Any] | None,
     ) -> Problem:
         """Say what is wrong with the link at ``pos`` (the slow path, once per run)."""
         record = f"record {link_oid} version {link_version}"
@@ -162,7 +189,8 @@ class ChainWalk:
                     "every later event are missing",
                 )
             return Problem("deleted", pos, f"event {nid} at position {pos} ({record}) was deleted")
-        oid, version, topic, state = event
+        _, oid, version, topic, state = event
+        state = bytes(state)
         event_oid = originator_hex(oid)
         recomputed = link_hash(step.previous, pos, nid, event_oid, version, topic, state)
         if recomputed == stored:
@@ -208,44 +236,48 @@ class ChainWalk:
             )
         return None  # the walk compared at the checkpoint's position
 
-    def _pages(self, head_position: int) -> Iterator[Sequence[Any]]:
-        """Links joined with their events, in position order, PAGE_SIZE rows at a time."""
-        c, e = self.chain.c, self.events.c
+    def _rows(self, page: Any, bound: int) -> Iterator[Sequence[Any]]:
+        """The rows of ``page(after, bound)``, fetched PAGE_SIZE at a time."""
+        return concatenated.from_iterable(self._pages(page, bound))
+
+    def _pages(self, page: Any, bound: int) -> Iterator[Sequence[Any]]:
         after = 0
         while True:
-            query = (
-                select(
-                    c.position,
-                    c.notification_id,
-                    c.originator_id,
-                    c.originator_version,
-                    c.hash,
-                    e.id,
-                    self.originator_id,
-                    e.originator_version,
-                    e.topic,
-                    e.state,
-                )
-                .select_from(self.chain.outerjoin(self.events, e.id == c.notification_id))
-                .where(c.position > after, c.position <= head_position)
-                .order_by(c.position)
-                .limit(PAGE_SIZE)
-            )
-            rows = self.connection.execute(query).all()
-            if rows:
-                yield rows
+            result = self.connection.execute(page(after, bound))
+            # the driver's rows as they come (no Row objects): a third of the time on SQLite
+            rows = result.cursor.fetchall()
+            result.close()
+            yield rows
             if len(rows) < PAGE_SIZE:
                 return
             after = rows[-1][0]
 
-    def _first_unlinked(self) -> tuple[int, str, int] | None:
-        """The first event with no link (events and links commit together, so none is
-        legitimately unlinked in what one statement sees)."""
+    def _links_page(self, after: int, head_position: int) -> Select[Any]:
+        c = self.chain.c
+        return (
+            select(c.position, c.notification_id, c.originator_id, c.originator_version, c.hash)
+            .where(c.position > after, c.position <= head_position)
+            .order_by(c.position)
+            .limit(PAGE_SIZE)
+        )
+
+    def _events_page(self, after: int, head_nid: int) -> Select[Any]:
+        e = self.events.c
+        return (
+            select(e.id, self.originator_id, e.originator_version, e.topic, e.state)
+            .where(e.id > after, e.id <= head_nid)
+            .order_by(e.id)
+            .limit(PAGE_SIZE)
+        )
+
+    def _first_unlinked(self, after: int) -> tuple[int, str, int] | None:
+        """The first event after ``after`` with no link (events and links commit together,
+        so none is legitimately unlinked in what one statement sees)."""
         c, e = self.chain.c, self.events.c
         row = self.connection.execute(
             select(e.id, self.originator_id, e.originator_version)
             .select_from(self.events.outerjoin(self.chain, c.notification_id == e.id))
-            .where(c.notification_id.is_(None))
+            .where(c.notification_id.is_(None), e.id > after)
             .order_by(e.id)
             .limit(1)
         ).first()
