@@ -9,6 +9,7 @@ import pytest
 from ledger import chain
 from ledger.application import Ledger
 from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
+from ledger.reference import mali_locations
 from ledger.storage import open_ledger
 from tests.chain_tampering import (
     CHAIN,
@@ -218,3 +219,31 @@ def _recompute_every_link(ledger: Ledger) -> None:
         hex_id = originator_hex(oid)
         previous = link_hash(previous, position, nid, hex_id, version, topic, bytes(state))
         sql(ledger, f"UPDATE {CHAIN} SET hash = :h WHERE position = :p", h=previous, p=position)
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("topic", b"\xff\xfe"),
+        ("state", "text, not bytes"),
+        ("originator_version", "x"),
+        ("originator_id", 12345),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_not_a_crash(
+    sqlite_target: str, column: str, value: object
+) -> None:
+    """SQLite keeps whatever type it is given; verify names the row instead of failing."""
+    ledger = open_ledger(sqlite_target, create=True)
+    ledger.register_locations(mali_locations(), source="test seed")
+    try:
+        fill(ledger, records=2)
+        target = event_ids(ledger)[1]
+        position = link_of(ledger, target)[0]
+        sql(ledger, f"UPDATE {EVENTS} SET {column} = :v WHERE id = :id", v=value, id=target)
+        problem = problem_of(ledger)
+        assert problem.position == position
+        assert problem.kind in ("modified", "deleted")
+    finally:
+        ledger.close()
+        ledger.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from itertools import chain as concatenated
+from struct import error as StructError
 from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, Select, Table, func, select, type_coerce
@@ -82,68 +83,81 @@ class ChainWalk:
         last = self.connection.execute(
             select(c.position, c.notification_id).order_by(c.position.desc()).limit(1)
         ).first()
-        head_position, head_nid = (int(last[0]), int(last[1])) if last else (0, 0)
         max_event_id = self.connection.execute(select(func.max(e.id))).scalar() or 0
-
-        # a merge of two sequential scans (links by position, events by id): much faster
-        # than a join on SQLite; an event the links skip over is one with no link
-        events = self._rows(self._events_page, head_nid)
-        event = next(events, None)
         previous, expected, last_nid = GENESIS, 1, 0
-        join, place, version_topic, u64 = b"".join, PLACE_ID.pack, VERSION_TOPIC.pack, U64.pack
-        stop_at = checkpoint.position if checkpoint is not None else -1
         problem: Problem | None = None
-        for pos, nid, link_oid, link_version, stored in self._rows(self._links_page, head_position):
-            if event is not None and pos == expected and last_nid < nid:
-                eid, oid, version, topic, state = event
-                hex_id = oid.hex() if type(oid) is bytes and len(oid) == 16 else None
-                if (
-                    eid == nid
-                    and (hex_id or originator_hex(oid)) == link_oid
-                    and version == link_version
-                ):  # the fast path: everything in place, now the hash
-                    # link_hash inlined (same bytes; the intact tests prove it): ~25% faster
-                    oid_bytes, text = link_oid.encode(), topic.encode()
-                    if type(state) is not bytes:
-                        state = bytes(state)
-                    recomputed = sha256(
-                        join(
-                            (
-                                LINK_DOMAIN,
-                                previous,
-                                place(pos, nid, len(oid_bytes)),
-                                oid_bytes,
-                                version_topic(version, len(text)),
-                                text,
-                                u64(len(state)),
-                                state,
+        try:
+            head_position, head_nid = (int(last[0]), int(last[1])) if last else (0, 0)
+            # a merge of two sequential scans (links by position, events by id): much faster
+            # than a join on SQLite; an event the links skip over is one with no link
+            events = self._rows(self._events_page, head_nid)
+            event = next(events, None)
+            join, place, version_topic, u64 = b"".join, PLACE_ID.pack, VERSION_TOPIC.pack, U64.pack
+            stop_at = checkpoint.position if checkpoint is not None else -1
+            for pos, nid, link_oid, link_version, stored in self._rows(
+                self._links_page, head_position
+            ):
+                if event is not None and pos == expected and last_nid < nid:
+                    eid, oid, version, topic, state = event
+                    hex_id = oid.hex() if type(oid) is bytes and len(oid) == 16 else None
+                    if (
+                        eid == nid
+                        and (hex_id or originator_hex(oid)) == link_oid
+                        and version == link_version
+                    ):  # the fast path: everything in place, now the hash
+                        # link_hash inlined (same bytes; the intact tests prove it): ~25% faster
+                        oid_bytes, text = link_oid.encode(), topic.encode()
+                        if type(state) is not bytes:
+                            state = bytes(state)
+                        recomputed = sha256(
+                            join(
+                                (
+                                    LINK_DOMAIN,
+                                    previous,
+                                    place(pos, nid, len(oid_bytes)),
+                                    oid_bytes,
+                                    version_topic(version, len(text)),
+                                    text,
+                                    u64(len(state)),
+                                    state,
+                                )
                             )
-                        )
-                    ).digest()
-                    if recomputed == stored:
-                        previous, expected, last_nid = recomputed, expected + 1, nid
-                        event = next(events, None)
-                        if pos == stop_at and checkpoint is not None:
-                            problem = _compare(checkpoint, previous)
-                            if problem is not None:
-                                break
-                        continue
-            unlinked = None
-            if event is not None and event[0] < nid:
-                unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
-            step = _Step(previous, expected, last_nid, unlinked, max_event_id)
-            found = event if event is not None and event[0] == nid else None
-            problem = self._diagnose(step, pos, nid, link_oid, link_version, bytes(stored), found)
-            break
-        checked = expected - 1
-        if problem is None:
-            if event is not None:  # an event below the head that no link covers
-                unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
-                problem = _inserted(unlinked, head_position + 1)
-            else:
-                problem = self._after_head(
-                    self._first_unlinked(head_nid), head_position, checkpoint
+                        ).digest()
+                        if recomputed == stored:
+                            previous, expected, last_nid = recomputed, expected + 1, nid
+                            event = next(events, None)
+                            if pos == stop_at and checkpoint is not None:
+                                problem = _compare(checkpoint, previous)
+                                if problem is not None:
+                                    break
+                            continue
+                unlinked = None
+                if event is not None and event[0] < nid:
+                    unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
+                step = _Step(previous, expected, last_nid, unlinked, max_event_id)
+                found = event if event is not None and event[0] == nid else None
+                problem = self._diagnose(
+                    step, pos, nid, link_oid, link_version, bytes(stored), found
                 )
+                break
+            checked = expected - 1
+            if problem is None:
+                if event is not None:  # an event below the head that no link covers
+                    unlinked = (int(event[0]), originator_hex(event[1]), int(event[2]))
+                    problem = _inserted(unlinked, head_position + 1)
+                else:
+                    problem = self._after_head(
+                        self._first_unlinked(head_nid), head_position, checkpoint
+                    )
+        except (TypeError, ValueError, AttributeError, UnicodeError, OverflowError, StructError):
+            # SQLite stores any type in any column: a value of the wrong type is tampering
+            problem = Problem(
+                "modified",
+                expected,
+                f"the event or chain link at position {expected} holds a value of the wrong "
+                "type: the log was altered outside the ledger",
+            )
+            checked = expected - 1
         head = Checkpoint(position=checked, head_hash=previous.hex())
         return Verification(checked, head, problem, checkpoint if problem is None else None)
 
