@@ -71,7 +71,7 @@ def test_a_changed_state_byte_is_named_as_modified(filled: Ledger) -> None:
     assert (problem.kind, problem.position) == ("modified", position)
     assert problem.message == (
         f"event {target} at position {position} (record {record} version {version}) "
-        "was modified (or its chain hash altered)"
+        "was modified (or chain links up to it were altered)"
     )
 
 
@@ -172,7 +172,7 @@ def test_an_altered_link_hash_is_caught_at_its_position(filled: Ledger) -> None:
     sql(filled, f"UPDATE {CHAIN} SET hash = :h WHERE position = 4", h=bytes(32))
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("modified", 4)
-    assert problem.message.endswith("was modified (or its chain hash altered)")
+    assert problem.message.endswith("was modified (or chain links up to it were altered)")
 
 
 @pytest.mark.parametrize("column", ["originator_version", "originator_id"])

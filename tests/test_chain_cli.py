@@ -50,7 +50,7 @@ def tamper_state(target: str) -> tuple[int, str]:
         ledger.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
     return event, (
         f"error: event {event} at position {position} (record {record} version {version}) "
-        "was modified (or its chain hash altered)\n"
+        "was modified (or chain links up to it were altered)\n"
     )
 
 

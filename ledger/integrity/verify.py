@@ -226,7 +226,8 @@ class ChainWalk:
         return Problem(
             "modified",
             pos,
-            f"event {nid} at position {pos} ({record}) was modified (or its chain hash altered)",
+            f"event {nid} at position {pos} ({record}) was modified "
+            "(or chain links up to it were altered)",
         )
 
     def _after_head(
