@@ -139,3 +139,19 @@ def test_keygen_never_overwrites_a_key(tmp_path: Path) -> None:
     assert again.stderr == f"error: {key}.pub already exists; not overwriting it\n"
     assert key.read_bytes() == before
     assert key.stat().st_mode & 0o077 == 0
+
+
+def test_a_public_key_without_a_checkpoint_is_a_usage_error(target: str, tmp_path: Path) -> None:
+    result = run(target, "verify", "--public-key", str(tmp_path / "k.pub"))
+    assert result.exit_code == 2
+
+
+def test_a_ledger_without_a_chain_table_is_named(ledger: Ledger, db_target: str) -> None:
+    from tests.chain_tampering import CHAIN, sql
+
+    sql(ledger, f"DROP TABLE {CHAIN}")
+    result = run(db_target, "verify")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: this ledger has no hash chain (it was created before tamper evidence existed)\n"
+    )
