@@ -17,11 +17,8 @@ if TYPE_CHECKING:
 
 
 def _ledger(ctx: typer.Context) -> Ledger:
-    """The ledger, released when the command ends (its connections are not left open)."""
-    ledger = state(ctx).ledger()
-    ctx.find_root().call_on_close(ledger.close)
-    ctx.find_root().call_on_close(ledger.recorder.datastore.engine.dispose)  # type: ignore[attr-defined]
-    return ledger
+    """The ledger; the CLI state closes it when the command ends."""
+    return state(ctx).ledger()
 
 
 def _read(path: Path, what: str) -> bytes:
