@@ -52,16 +52,7 @@ def _storage(ledger: Ledger) -> tuple[Engine, Table, Table]:
 
 def head(ledger: Ledger) -> Checkpoint:
     """The chain's current head as stored (fast; ``verify`` proves it)."""
-    from sqlalchemy import select
-
-    engine, _, chain = _storage(ledger)
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(chain.c.position, chain.c.hash).order_by(chain.c.position.desc()).limit(1)
-        ).first()
-    if row is None:
-        return Checkpoint(0, GENESIS.hex())
-    return Checkpoint(int(row[0]), bytes(row[1]).hex())
+    return _latest_link(ledger, None)
 
 
 def verify(ledger: Ledger, checkpoint: Checkpoint | None = None) -> Verification:
@@ -77,3 +68,23 @@ def verify(ledger: Ledger, checkpoint: Checkpoint | None = None) -> Verification
 def statement(ledger: Ledger, now: datetime | None = None) -> CheckpointStatement:
     """A checkpoint of the current head, timed now (unsigned; see integrity.checkpoint.sign)."""
     return CheckpointStatement(head(ledger), (now or datetime.now(UTC)).replace(microsecond=0))
+
+
+def at_position(ledger: Ledger, notification_id: int) -> Checkpoint:
+    """The chain head as it stood once the event at ``notification_id`` was stored: what a
+    result computed from the log up to that event was computed from."""
+    return _latest_link(ledger, notification_id)
+
+
+def _latest_link(ledger: Ledger, notification_id: int | None) -> Checkpoint:
+    from sqlalchemy import select
+
+    engine, _, chain = _storage(ledger)
+    query = select(chain.c.position, chain.c.hash).order_by(chain.c.position.desc()).limit(1)
+    if notification_id is not None:
+        query = query.where(chain.c.notification_id <= notification_id)
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return Checkpoint(0, GENESIS.hex())
+    return Checkpoint(int(row[0]), bytes(row[1]).hex())

@@ -31,12 +31,14 @@ def explain(
     as_of: date,
     known_at: datetime,
     position: int,
+    checkpoint: dict[str, Any],
 ) -> Explanation:
     """Resolve every version and correction behind a figure (needs the open connection)."""
     data: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat(),
         "position": position,
+        "checkpoint": checkpoint,
     }
     data.update(_Deriver(index, facts).node(figure))
     return Explanation(figure, data)

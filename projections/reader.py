@@ -54,6 +54,12 @@ class Reader:
             facts = SqlFacts(conn, to_micros(moment.known_at))
             yield FigureRule(facts, self.index, moment.as_of, detail=detail)
 
+    def checkpoint(self) -> dict[str, Any]:
+        """The hash-chain checkpoint of the log position these answers were computed at."""
+        from ledger.chain import at_position
+
+        return at_position(self.ledger, self.position).as_dict()
+
     def countries(self, moment: Moment) -> list[Location]:
         """Countries with any record version known at the moment (all of them if none)."""
         with self.projection.engine.connect() as conn:
@@ -101,6 +107,7 @@ class Reader:
                 as_of=moment.as_of,
                 known_at=moment.known_at,
                 position=self.position,
+                checkpoint=self.checkpoint(),
             )
 
 

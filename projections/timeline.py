@@ -162,6 +162,7 @@ def keep_snapshot(
             "countries": results,
         }
     )
+    result["checkpoint"] = reader.checkpoint()
     reader.ledger.keep_snapshot(
         name=name,
         as_of=moment.as_of.isoformat(),

@@ -285,3 +285,15 @@ def test_a_command_without_an_hxl_form_says_so_as_a_usage_error(
     assert cli("explain", "Mali", "-f", "hxl", code=2) == (
         "error: this command has no HXL form; use csv or json\n"
     )
+
+
+def test_explain_and_snapshots_carry_the_chain_checkpoint_they_rest_on(
+    cli: Cli, mali: dict[str, str]
+) -> None:
+    verified = cli.json("verify")
+    data = cli.json("explain", "Mali", "--as-of", "2018-02-28")
+    assert data["checkpoint"]["position"] == verified["events_checked"]
+    assert data["checkpoint"]["head_hash"] == verified["head"]["head_hash"]
+    cli("snapshot", "create", "feb", "--as-of", "2018-02-28")
+    kept = cli.json("snapshot", "show", "feb")
+    assert kept["result"]["checkpoint"] == data["checkpoint"]
