@@ -153,7 +153,7 @@ def keep_snapshot(
 ) -> dict[str, Any]:
     moment = Moment.parse(as_of, known_at)
     results = [t.as_dict() for t in reader.totals(moment, location, by)]
-    result = (
+    result: dict[str, Any] = (
         results[0]
         if len(results) == 1
         else {
