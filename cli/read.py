@@ -14,6 +14,9 @@ locations_app = typer.Typer(
     help="List or search locations; `locations import FILE` adds a p-code list.",
     invoke_without_command=True,
     no_args_is_help=False,
+    # a group stops parsing options at its first argument: without this,
+    # `locations QUERY --format csv` was a usage error ("No such command '--format'")
+    context_settings={"allow_interspersed_args": True},
 )
 app.add_typer(locations_app, name="locations")
 
