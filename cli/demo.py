@@ -76,7 +76,7 @@ def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     target = st.db
     if not _explicit_db(ctx):
         target = str(Path(tempfile.mkdtemp(prefix="dledger-demo-")) / "ledger.db")
-    ledger = open_ledger(target, actor=st.actor, create=True)
+    ledger = st.adopt(open_ledger(target, actor=st.actor, create=True))
     ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
     record_ids = load_demo(ledger)
     render(demo_view(ledger, record_ids), fmt)
