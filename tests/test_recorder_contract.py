@@ -73,6 +73,9 @@ class TestLedgerRecorderOnPostgreSQL(_LedgerRecorderOn, contract.ApplicationReco
         super().test_performance()
 
     @pytest.mark.slow
+    # the library's throughput benchmark drops pooled psycopg connections in its threads
+    @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+    @pytest.mark.filterwarnings("ignore::ResourceWarning")
     def test_concurrent_throughput(self) -> None:
         super().test_concurrent_throughput()
 
