@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -33,3 +34,28 @@ def event_count(db: str) -> int:
             return int(conn.execute(text(f"SELECT count(*) FROM {EVENTS_TABLE}")).scalar_one())
     finally:
         engine.dispose()
+
+
+def _initialised_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """One ledger per backend for a whole module, initialised through `dledger init`.
+
+    For tests that only add records and compare event counts before/after: sharing the
+    store saves an init per test. Import ``initialised_store`` to get the ``db`` fixture.
+    """
+    if request.param == "sqlite":
+        target = str(tmp_path_factory.mktemp("store") / "ledger.db")
+    else:
+        from tests.conftest import _empty_postgres
+
+        target = request.getfixturevalue("pg_database")
+        _empty_postgres(target)
+    outcome = dledger(target, "init")
+    assert outcome == (0, "", f"ledger ready at {target} (64 locations registered)\n")
+    return target
+
+
+initialised_store = pytest.fixture(scope="module", params=["sqlite", "postgresql"], name="db")(
+    _initialised_store
+)

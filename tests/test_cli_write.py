@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
-import pytest
-
-from tests.command_line import dledger, event_count
+from tests.command_line import dledger, event_count, initialised_store  # noqa: F401 (db)
 
 DEC_2017 = (
     "--location", "Mali", "--date", "2017-12", "--individuals", "38172",
     "--households", "7716", "--source", "IOM DTM", "--report", "DTM report Dec 2017 (DNDS)",
 )  # fmt: skip
-
-
-@pytest.fixture
-def db(db_target: str) -> str:
-    """A ledger initialised through `dledger init` on each backend."""
-    outcome = dledger(db_target, "init")
-    assert outcome == (0, "", f"ledger ready at {db_target} (64 locations registered)\n")
-    return db_target
 
 
 def record_dec_2017(db: str) -> str:

@@ -6,15 +6,9 @@ import pytest
 
 from ledger.locations import Location
 from ledger.storage import close_ledger, open_ledger
-from tests.command_line import dledger, event_count
+from tests.command_line import dledger, event_count, initialised_store  # noqa: F401 (db)
 
 MISSING = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def db(db_target: str) -> str:
-    assert dledger(db_target, "init").code == 0
-    return db_target
 
 
 def record(db: str, *changes: str) -> list[str]:
