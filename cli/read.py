@@ -5,12 +5,30 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from cli.app import app, state
 from cli.render import Format, View, render
 from cli.write import FormatOption
 
+
+class QueryOrSubcommand(TyperGroup):
+    """A group with an optional QUERY argument and subcommands (`locations import FILE`).
+
+    A plain group would take a subcommand's name as the QUERY; here a first word that
+    names a subcommand runs that subcommand.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        if args and args[0] in self.commands:
+            super().parse_args(ctx, [])
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
+
 locations_app = typer.Typer(
+    cls=QueryOrSubcommand,
     help="List or search locations; `locations import FILE` adds a p-code list.",
     invoke_without_command=True,
     no_args_is_help=False,
