@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
+import typer
+from typer.testing import CliRunner
+
+from cli.read import QueryOrSubcommand
 from tests.command_line import dledger, event_count, initialised_store  # noqa: F401 (db)
 
 DEC_2017 = (
@@ -153,3 +157,23 @@ def test_a_command_on_a_ledger_never_initialised_says_to_run_init(sqlite_target:
 def test_a_missing_required_option_is_a_usage_error(sqlite_target: str) -> None:
     outcome = dledger(sqlite_target, "retract", "00000000-0000-0000-0000-000000000000")
     assert outcome.code == 2 and "Missing option '--reason'" in outcome.stderr
+
+
+def test_a_subcommand_of_locations_is_not_taken_for_a_query() -> None:
+    group = typer.Typer(cls=QueryOrSubcommand, invoke_without_command=True)
+
+    @group.callback()
+    def search(ctx: typer.Context, query: str | None = typer.Argument(None)) -> None:
+        if ctx.invoked_subcommand is None:
+            typer.echo(f"search {query}")
+
+    @group.command("import")
+    def load(file: str, dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+        typer.echo(f"import {file} dry_run={dry_run}")
+
+    runner = CliRunner()
+    assert runner.invoke(group, ["import", "pcodes.csv", "--dry-run"]).stdout == (
+        "import pcodes.csv dry_run=True\n"
+    )
+    assert runner.invoke(group, ["gao"]).stdout == "search gao\n"
+    assert runner.invoke(group, []).stdout == "search None\n"
