@@ -5,12 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from cli.app import app, state
 from cli.render import Format, View, render
 from cli.write import FormatOption
 
+
+class _LocationsGroup(TyperGroup):
+    """`locations import FILE` is a subcommand, not a search for "import"."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            args = ["", *args]  # an empty QUERY, so click sees the subcommand name
+        return super().parse_args(ctx, args)
+
+
 locations_app = typer.Typer(
+    cls=_LocationsGroup,
     help="List or search locations; `locations import FILE` adds a p-code list.",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -34,9 +46,7 @@ def history(
 @locations_app.callback()
 def locations(
     ctx: typer.Context,
-    query: Annotated[
-        str | None, typer.Argument(help="Part of a p-code, name or variant.")
-    ] = None,
+    query: Annotated[str | None, typer.Argument(help="Part of a p-code, name or variant.")] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """List known locations, or those matching QUERY."""

@@ -6,6 +6,12 @@ from ledger.importing.staging import RowError
 from ledger.importing.writing import ImportOptions, ImportRefused, ImportReport, import_file
 
 __all__ = [
-    "FileFormat", "ImportOptions", "ImportRefused", "ImportReport", "Planned", "RowError",
-    "detect_format", "import_file",
+    "FileFormat",
+    "ImportOptions",
+    "ImportRefused",
+    "ImportReport",
+    "Planned",
+    "RowError",
+    "detect_format",
+    "import_file",
 ]

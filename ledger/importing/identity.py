@@ -27,7 +27,11 @@ def scope_of(operation: str | None, publisher: str) -> str:
 
 
 def stock_key(
-    scope: str, round_: str | None, kind: str, pcode: str, date: str,
+    scope: str,
+    round_: str | None,
+    kind: str,
+    pcode: str,
+    date: str,
     extra: tuple[str, ...] = (),
 ) -> str:
     """The identity of a stock before the assessment type (BA/SA) is chosen."""

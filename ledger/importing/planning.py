@@ -7,7 +7,7 @@ events table (inside the import's transaction when there is one) and replayed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from ledger.importing.staging import StagingArea, Stock
 from ledger.inputs import Correction, NewFigure, validated
 from ledger.records import FigureRecord
 
-RECORDED_TOPIC = get_topic(FigureRecord.Recorded)
+RECORDED_TOPIC = get_topic(FigureRecord.Recorded)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,14 @@ class Planned:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "action": self.action, "record_id": str(self.record_id), "kind": self.kind,
-            "location": self.pcode, "date": self.date, "individuals": self.individuals,
-            "households": self.households, "rows": self.rows,
+            "action": self.action,
+            "record_id": str(self.record_id),
+            "kind": self.kind,
+            "location": self.pcode,
+            "date": self.date,
+            "individuals": self.individuals,
+            "households": self.households,
+            "rows": self.rows,
             "changes": {k: {"old": o, "new": n} for k, (o, n) in self.changes.items()},
         }
 
@@ -77,7 +82,7 @@ def load_records(ledger: Ledger, ids: list[UUID]) -> dict[UUID, FigureRecord]:
     records: dict[UUID, Any] = {}
     for row in rows:
         event = ledger.mapper.to_domain_event(StoredEvent(*row))
-        records[row[0]] = event.mutate(records.get(row[0]))
+        records[row[0]] = event.mutate(records.get(row[0]))  # type: ignore[attr-defined]
     return {k: v for k, v in records.items() if isinstance(v, FigureRecord)}
 
 
@@ -86,31 +91,43 @@ def decide(
 ) -> tuple[Planned, FigureRecord | None]:
     """What the stock does to the ledger, and the aggregate to save (None: nothing)."""
     figure = validated(
-        NewFigure, **{**stock.figure, "individuals": stock.individuals,
-                      "households": stock.households}
+        NewFigure,
+        **{**stock.figure, "individuals": stock.individuals, "households": stock.households},
     )
     rid = stock_id(stock)
-    base = {"record_id": rid, "kind": figure.kind.value, "pcode": figure.pcode,
-            "date": str(figure.date), "individuals": figure.individuals,
-            "households": figure.households, "rows": stock.rows_text}
+    base = Planned(
+        "new",
+        rid,
+        figure.kind.value,
+        figure.pcode,
+        str(figure.date),
+        figure.individuals,
+        figure.households,
+        stock.rows_text,
+    )
     if existing is None:
         record = FigureRecord.from_input(figure, ledger.actor, rid, stock.import_key)
-        return Planned("new", **base), record
+        return base, record
     if existing.retracted is not None:
-        return Planned("retracted-earlier", **base), None
+        return replace(base, action="retracted-earlier"), None
     correction = Correction(
-        individuals=figure.individuals, households=figure.households,
-        households_unknown=figure.households is None, date=figure.date, pcode=figure.pcode,
+        individuals=figure.individuals,
+        households=figure.households,
+        households_unknown=figure.households is None,
+        date=figure.date,
+        pcode=figure.pcode,
         reason=f"revised by {file_name}, {stock.rows_text}",
         citation=f"{file_name} {stock.rows_text}",
     )
     try:
         changes = existing.changes_for(correction)
     except NothingToChange:
-        return Planned("unchanged", **base), None
+        return replace(base, action="unchanged"), None
     old = {k: getattr(existing, k) for k in changes}
     existing.correct(correction, ledger.actor)
-    return Planned("correct", **base, changes={k: (old[k], changes[k]) for k in changes}), existing
+    return replace(
+        base, action="correct", changes={k: (old[k], v) for k, v in changes.items()}
+    ), existing
 
 
 def missing_records(

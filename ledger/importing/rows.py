@@ -36,25 +36,51 @@ class SourceRow:
 
 # Plain CSV: the `record` command's option names (and `record_id`/`import_key` from exports).
 PLAIN_COLUMNS = {
-    "kind": "kind", "location": "location", "date": "date", "individuals": "individuals",
-    "households": "households", "source": "publisher", "report": "report",
-    "source_url": "source_url", "published_on": "published_on", "round": "round",
-    "origin": "origin", "cause": "cause", "note": "note", "record_id": "record_id",
-    "import_key": "import_key", "assessment_type": "assessment_type",
+    "kind": "kind",
+    "location": "location",
+    "date": "date",
+    "individuals": "individuals",
+    "households": "households",
+    "source": "publisher",
+    "report": "report",
+    "source_url": "source_url",
+    "published_on": "published_on",
+    "round": "round",
+    "origin": "origin",
+    "cause": "cause",
+    "note": "note",
+    "record_id": "record_id",
+    "import_key": "import_key",
+    "assessment_type": "assessment_type",
     "operation": "operation",
 }
 
 DTM_JSON_FIELDS = {
-    "operation": "operation", "admin0Name": "country_name", "admin0Pcode": "country_code",
-    "admin1Name": "adm1_name", "admin1Pcode": "adm1_code", "admin2Name": "adm2_name",
-    "admin2Pcode": "adm2_code", "adminLevel": "admin_level",
-    "numPresentIdpInd": "individuals", "reportingDate": "date", "roundNumber": "round",
-    "displacementReason": "cause", "idpOriginAdmin1Pcode": "origin",
-    "idpOriginAdmin1Name": "origin_name", "assessmentType": "assessment_type",
+    "operation": "operation",
+    "admin0Name": "country_name",
+    "admin0Pcode": "country_code",
+    "admin1Name": "adm1_name",
+    "admin1Pcode": "adm1_code",
+    "admin2Name": "adm2_name",
+    "admin2Pcode": "adm2_code",
+    "adminLevel": "admin_level",
+    "numPresentIdpInd": "individuals",
+    "reportingDate": "date",
+    "roundNumber": "round",
+    "displacementReason": "cause",
+    "idpOriginAdmin1Pcode": "origin",
+    "idpOriginAdmin1Name": "origin_name",
+    "assessmentType": "assessment_type",
 }
 
-_META = {"source": "publisher", "url": "source_url", "report": "report", "id": "record_id",
-         "key": "import_key", "note": "note"}
+_META = {
+    "source": "publisher",
+    "url": "source_url",
+    "report": "report",
+    "id": "record_id",
+    "key": "import_key",
+    "note": "note",
+}
 
 
 def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
@@ -82,8 +108,14 @@ def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
         if not a or a == {"reported"}:
             return "date"
         return "published_on" if a == {"published"} else None
-    simple = {"round": "round", "cause": "cause", "assessment": "assessment_type",
-              "operation": "operation", "indicator": "kind", "description": "note"}
+    simple = {
+        "round": "round",
+        "cause": "cause",
+        "assessment": "assessment_type",
+        "operation": "operation",
+        "indicator": "kind",
+        "description": "note",
+    }
     if name in simple:
         return simple[name]
     if name == "meta":
@@ -96,8 +128,13 @@ def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
 class TableReader:
     """A streaming reader: ``header`` lines for a reject file, ``columns`` canonical → label."""
 
-    def __init__(self, header: list[list[str]], columns: dict[str, str],
-                 rows: Iterator[SourceRow], closing: list[Callable[[], Any]]) -> None:
+    def __init__(
+        self,
+        header: list[list[str]],
+        columns: dict[str, str],
+        rows: Iterator[SourceRow],
+        closing: list[Callable[[], Any]],
+    ) -> None:
         self.header = header
         self.columns = columns
         self.rows = rows
@@ -167,7 +204,7 @@ def _plain_csv(path: Path) -> TableReader:
                 continue
             values = {f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()}
             if len(cells) > len(header):
-                values["__extra__"] = ",".join(cells[len(header):])
+                values["__extra__"] = ",".join(cells[len(header) :])
             yield SourceRow(line, values, tuple(cells))
 
     return TableReader([header], columns, rows(), [handle.close])
@@ -209,8 +246,9 @@ def _hxl(path: Path) -> TableReader:
         except hxl.HXLException as error:
             raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
 
-    return TableReader(header, columns, rows(), [lambda: source.__exit__(None, None, None),
-                                                   handle.close])
+    return TableReader(
+        header, columns, rows(), [lambda: source.__exit__(None, None, None), handle.close]
+    )
 
 
 def _dtm_json(path: Path) -> TableReader:

@@ -40,8 +40,7 @@ class RowError:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value,
-                "reason": self.reason}
+        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
 
     def __str__(self) -> str:
         where = f", column {self.column}" if self.column else ""
@@ -84,8 +83,14 @@ def _blank(text: str | None) -> str:
 class RowChecker:
     """Turns a source row into a staged part, resolving or collecting its locations."""
 
-    def __init__(self, index: LocationIndex, columns: dict[str, str], *, dtm: bool,
-                 default_publisher: str | None) -> None:
+    def __init__(
+        self,
+        index: LocationIndex,
+        columns: dict[str, str],
+        *,
+        dtm: bool,
+        default_publisher: str | None,
+    ) -> None:
         self.index = index
         self.columns = columns
         self.dtm = dtm
@@ -119,23 +124,33 @@ class RowChecker:
         operation = v.get("operation") or None
         values = {
             "kind": v.get("kind") or ("assessment" if self.dtm else ""),
-            "pcode": pcode, "date": v.get("date", ""),
-            "individuals": v.get("individuals", ""), "households": v.get("households"),
-            "source": {"publisher": publisher, "report": v.get("report") or operation,
-                       "round": v.get("round"), "url": v.get("source_url"),
-                       "published_on": v.get("published_on")},
-            "origin": origin, "cause": _blank(v.get("cause")) or None,
+            "pcode": pcode,
+            "date": v.get("date", ""),
+            "individuals": v.get("individuals", ""),
+            "households": v.get("households"),
+            "source": {
+                "publisher": publisher,
+                "report": v.get("report") or operation,
+                "round": v.get("round"),
+                "url": v.get("source_url"),
+                "published_on": v.get("published_on"),
+            },
+            "origin": origin,
+            "cause": _blank(v.get("cause")) or None,
             "note": v.get("note"),
         }
         try:
-            figure = NewFigure(**values)
+            figure = NewFigure.model_validate(values)
         except ValidationError as invalid:
-            for problem in invalid.errors():
-                loc = [str(p) for p in problem.get("loc", ())]
-                field = {"source.publisher": "publisher", "source.published_on": "published_on",
-                         "source.url": "source_url", "source.round": "round"}.get(
-                    ".".join(loc), loc[0] if loc else "row")
-                reason = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+            for detail in invalid.errors():
+                loc = [str(p) for p in detail.get("loc", ())]
+                field = {
+                    "source.publisher": "publisher",
+                    "source.published_on": "published_on",
+                    "source.url": "source_url",
+                    "source.round": "round",
+                }.get(".".join(loc), loc[0] if loc else "row")
+                reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
                 errors.append(self.error(row, field, reason))
             return None, errors
         if errors:
@@ -149,9 +164,14 @@ class RowChecker:
         self.new_locations.update(found)
         atype = _blank(v.get("assessment_type")).upper()
         extra = () if self.dtm else (origin or "", figure.cause or "")
-        key = stock_key(scope_of(operation, figure.source.publisher),
-                        figure.source.round, figure.kind.value, figure.pcode,
-                        str(figure.date), extra)
+        key = stock_key(
+            scope_of(operation, figure.source.publisher),
+            figure.source.round,
+            figure.kind.value,
+            figure.pcode,
+            str(figure.date),
+            extra,
+        )
         if record_id is not None:
             key = f"id:{record_id}"
         payload = {name: getattr(figure, name) for name in _LOC_FIELDS}
@@ -161,9 +181,18 @@ class RowChecker:
         payload["record_id"] = None if record_id is None else str(record_id)
         payload["import_key"] = v.get("import_key") or None
         cause = _blank(v.get("cause")) or None
-        return (key, atype, ASSESSMENT_RANK.get(atype, 2), row.line, figure.individuals,
-                figure.households, cause, _blank(v.get("origin")) or None,
-                json.dumps(payload), json.dumps(row.raw)), []
+        return (
+            key,
+            atype,
+            ASSESSMENT_RANK.get(atype, 2),
+            row.line,
+            figure.individuals,
+            figure.households,
+            cause,
+            _blank(v.get("origin")) or None,
+            json.dumps(payload),
+            json.dumps(row.raw),
+        ), []
 
     def _location(self, v: dict[str, str], found: dict[str, Location]) -> str:
         if "location" in v:
@@ -189,19 +218,27 @@ class RowChecker:
         for depth in range(level + 1):
             if codes[depth]:
                 parent = codes[depth - 1] if depth else None
-                self._ensure(Location(codes[depth], names[depth], depth, parent or None),
-                             found, codes[level])
+                self._ensure(
+                    Location(codes[depth], names[depth], depth, parent or None), found, codes[level]
+                )
         return codes[level]
 
     def _ensure(self, loc: Location, found: dict[str, Location], target: str) -> None:
         field = f"{CHAIN[loc.level]}_code"
-        known = (self.index.by_pcode.get(loc.pcode) or self.new_locations.get(loc.pcode)
-                 or found.get(loc.pcode))
+        known = (
+            self.index.by_pcode.get(loc.pcode)
+            or self.new_locations.get(loc.pcode)
+            or found.get(loc.pcode)
+        )
         if known is not None:
             if known.level != loc.level or (loc.parent is not None and known.parent != loc.parent):
-                raise _Problem(field, (
-                    f"p-code {loc.pcode} is known as {known.name}, {LEVELS[known.level]} under "
-                    f"{known.parent}; the row says {LEVELS[loc.level]} under {loc.parent}"))
+                raise _Problem(
+                    field,
+                    (
+                        f"p-code {loc.pcode} is known as {known.name}, {LEVELS[known.level]} under "
+                        f"{known.parent}; the row says {LEVELS[loc.level]} under {loc.parent}"
+                    ),
+                )
             return
         if loc.level > 0 and loc.parent is None:
             raise _Problem(field, f"new location {loc.pcode} needs its parent's p-code")
@@ -259,12 +296,14 @@ class StagingArea:
             record_id = figure.pop("record_id")
             explicit_key = figure.pop("import_key")
             stock = Stock(
-                key=key, assessment_type=atype, individuals=int(ind),
+                key=key,
+                assessment_type=atype,
+                individuals=int(ind),
                 households=None if hh is None else int(hh),
                 lines=tuple(sorted(int(n) for n in str(lines).split(","))),
-                figure=figure, record_id=None if record_id is None else UUID(record_id),
-                import_key=explicit_key or (record_key(key, atype) if record_id is None
-                                            else None),
+                figure=figure,
+                record_id=None if record_id is None else UUID(record_id),
+                import_key=explicit_key or (record_key(key, atype) if record_id is None else None),
             )
             chosen = previous if previous is not None and previous.key == key else None
             if chosen is None:

@@ -73,17 +73,31 @@ class ImportReport:
         return sum(self.count(a) for a in ("new", "correct", "retract")) + bool(self.locations)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "dry_run": self.dry_run,
-                "rows": self.rows, "rejected": self.rejected, **self.counts,
-                "locations_registered": self.locations}
+        return {
+            "file": self.file,
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            **self.counts,
+            "locations_registered": self.locations,
+        }
 
     def summary(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
-        parts = [f"{self.count(a)} {label}" for a, label in (
-            ("new", "new"), ("correct", "corrected"), ("unchanged", "unchanged"),
-            ("retracted-earlier", "retracted earlier (left alone)"),
-            ("superseded", "SA stocks superseded by BA"), ("missing", "missing"),
-            ("retract", "retracted as missing")) if self.count(a)]
+        parts = [
+            f"{self.count(a)} {label}"
+            for a, label in (
+                ("new", "new"),
+                ("correct", "corrected"),
+                ("unchanged", "unchanged"),
+                ("retracted-earlier", "retracted earlier (left alone)"),
+                ("superseded", "SA stocks superseded by BA"),
+                ("missing", "missing"),
+                ("retract", "retracted as missing"),
+            )
+            if self.count(a)
+        ]
         if self.locations:
             parts.append(f"{len(self.locations)} locations registered")
         head = f"{self.file}: {self.rows} rows"
@@ -91,7 +105,8 @@ class ImportReport:
             head += f" ({self.rejected} rejected)"
         if self.writes == 0:
             return f"{head}; nothing to write: the ledger already holds this file" + (
-                f" ({', '.join(parts)})" if parts else "")
+                f" ({', '.join(parts)})" if parts else ""
+            )
         return f"{head}; {verb}: {', '.join(parts)}"
 
 
@@ -111,8 +126,14 @@ class _Rejects:
             self.handle = path.open("w", encoding="utf-8", newline="")
             self.writer = csv.writer(self.handle)
             for i, line in enumerate(header):
-                self.writer.writerow([*line, "#meta+reason" if i == len(header) - 1 and
-                                      line and line[0].startswith("#") else "reason"])
+                self.writer.writerow(
+                    [
+                        *line,
+                        "#meta+reason"
+                        if i == len(header) - 1 and line and line[0].startswith("#")
+                        else "reason",
+                    ]
+                )
 
     def write(self, raw: tuple[str, ...], errors: list[RowError]) -> None:
         if self.handle is not None:
@@ -124,18 +145,25 @@ class _Rejects:
 
 
 def import_file(
-    ledger: Ledger, path: Path, options: ImportOptions, *,
-    on_plan: OnPlan | None = None, progress: Progress | None = None,
+    ledger: Ledger,
+    path: Path,
+    options: ImportOptions,
+    *,
+    on_plan: OnPlan | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     fmt = options.fmt or detect_format(path)
     report = ImportReport(file=path.name, format=fmt.value, dry_run=options.dry_run)
     tick = progress or (lambda phase, n: None)
-    with tempfile.TemporaryDirectory(prefix="dledger-import-") as tmp, \
-            open_rows(path, fmt) as reader:
+    with (
+        tempfile.TemporaryDirectory(prefix="dledger-import-") as tmp,
+        open_rows(path, fmt) as reader,
+    ):
         _required(reader, path.name)
         dtm = fmt is FileFormat.DTM_JSON or (
             bool({"assessment_type", "operation"} & set(reader.columns))
-            and "record_id" not in reader.columns)
+            and "record_id" not in reader.columns
+        )
         staging = StagingArea(Path(tmp))
         rejects = _Rejects(options.rejects if options.skip_invalid else None, reader.header)
         try:
@@ -147,10 +175,19 @@ def import_file(
     return report
 
 
-def _stage(reader: TableReader, staging: StagingArea, rejects: _Rejects, report: ImportReport,
-           options: ImportOptions, dtm: bool, ledger: Ledger, tick: Progress) -> RowChecker:
-    checker = RowChecker(ledger.locations(), reader.columns, dtm=dtm,
-                         default_publisher=options.source)
+def _stage(
+    reader: TableReader,
+    staging: StagingArea,
+    rejects: _Rejects,
+    report: ImportReport,
+    options: ImportOptions,
+    dtm: bool,
+    ledger: Ledger,
+    tick: Progress,
+) -> RowChecker:
+    checker = RowChecker(
+        ledger.locations(), reader.columns, dtm=dtm, default_publisher=options.source
+    )
     errors: list[RowError] = []
     buffer: list[tuple[Any, ...]] = []
     for row in reader.rows:
@@ -170,8 +207,9 @@ def _stage(reader: TableReader, staging: StagingArea, rejects: _Rejects, report:
     tick("reading", report.rows)
     what = "reason, origin and assessment type" if dtm else "identity"
     for line, first, raw in staging.repeats(dtm):
-        repeat = RowError(line, None, None, f"repeats row {first} (same location, round, "
-                          f"date, kind, {what})")
+        repeat = RowError(
+            line, None, None, f"repeats row {first} (same location, round, date, kind, {what})"
+        )
         errors.append(repeat)
         rejects.write(raw, [repeat])
         staging.reject(line)
@@ -181,9 +219,16 @@ def _stage(reader: TableReader, staging: StagingArea, rejects: _Rejects, report:
     return checker
 
 
-def _write(ledger: Ledger, staging: StagingArea, checker: RowChecker, report: ImportReport,
-           options: ImportOptions, file_name: str, on_plan: OnPlan | None,
-           tick: Progress) -> None:
+def _write(
+    ledger: Ledger,
+    staging: StagingArea,
+    checker: RowChecker,
+    report: ImportReport,
+    options: ImportOptions,
+    file_name: str,
+    on_plan: OnPlan | None,
+    tick: Progress,
+) -> None:
     def planned(item: Planned) -> None:
         report.counts[item.action] = report.counts.get(item.action, 0) + 1
         if on_plan is not None:
@@ -197,16 +242,26 @@ def _write(ledger: Ledger, staging: StagingArea, checker: RowChecker, report: Im
         if checker.new_locations:
             report.locations = sorted(checker.new_locations)
             if not options.dry_run:
-                ledger.register_locations(checker.new_locations.values(),
-                                          source=f"import of {file_name}")
+                ledger.register_locations(
+                    checker.new_locations.values(), source=f"import of {file_name}"
+                )
         batch: list[Stock] = []
         done = 0
         for chosen, stock in staging.stocks():
             if chosen is not None:
-                planned(Planned("superseded", stock_id(stock), stock.figure["kind"],
-                                stock.figure["pcode"], stock.figure["date"], stock.individuals,
-                                stock.households, f"{stock.rows_text} ({stock.assessment_type}"
-                                f" not used: {chosen.assessment_type} covers it)"))
+                planned(
+                    Planned(
+                        "superseded",
+                        stock_id(stock),
+                        stock.figure["kind"],
+                        stock.figure["pcode"],
+                        stock.figure["date"],
+                        stock.individuals,
+                        stock.households,
+                        f"{stock.rows_text} ({stock.assessment_type}"
+                        f" not used: {chosen.assessment_type} covers it)",
+                    )
+                )
                 continue
             if stock.import_key and (scope := scope_from_key(stock.import_key)):
                 scopes.add(scope)
@@ -220,8 +275,14 @@ def _write(ledger: Ledger, staging: StagingArea, checker: RowChecker, report: Im
         _missing(ledger, staging, scopes, options, file_name, planned)
 
 
-def _save_batch(ledger: Ledger, staging: StagingArea, batch: list[Stock],
-                options: ImportOptions, file_name: str, planned: OnPlan) -> int:
+def _save_batch(
+    ledger: Ledger,
+    staging: StagingArea,
+    batch: list[Stock],
+    options: ImportOptions,
+    file_name: str,
+    planned: OnPlan,
+) -> int:
     ids = [stock_id(s) for s in batch]
     existing = load_records(ledger, ids)
     aggregates: list[FigureRecord] = []
@@ -236,17 +297,33 @@ def _save_batch(ledger: Ledger, staging: StagingArea, batch: list[Stock],
     return len(batch)
 
 
-def _missing(ledger: Ledger, staging: StagingArea, scopes: set[str], options: ImportOptions,
-             file_name: str, planned: OnPlan) -> None:
+def _missing(
+    ledger: Ledger,
+    staging: StagingArea,
+    scopes: set[str],
+    options: ImportOptions,
+    file_name: str,
+    planned: OnPlan,
+) -> None:
     pending: list[FigureRecord] = []
     for record in missing_records(ledger, scopes, staging):
-        item = Planned("retract" if options.retract_missing else "missing", record.id,
-                       record.kind, record.pcode, str(record.figure_date), record.individuals,
-                       record.households, f"absent from {file_name}")
+        item = Planned(
+            "retract" if options.retract_missing else "missing",
+            record.id,
+            record.kind,
+            record.pcode,
+            str(record.figure_date),
+            record.individuals,
+            record.households,
+            f"absent from {file_name}",
+        )
         planned(item)
         if options.retract_missing:
-            record.retract(f"absent from {file_name}, which revises its source",
-                           ledger.actor, citation=file_name)
+            record.retract(
+                f"absent from {file_name}, which revises its source",
+                ledger.actor,
+                citation=file_name,
+            )
             pending.append(record)
     if pending and not options.dry_run:
         _save(ledger, pending)
