@@ -153,6 +153,9 @@ class RowChecker:
                 reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
                 errors.append(self.error(row, field, reason))
             return None, errors
+        except LedgerError as error:  # FigureDate.parse raises ours from inside a validator
+            field = "published_on" if str(error).startswith("publication date") else "date"
+            return None, [*errors, self.error(row, field, str(error))]
         if errors:
             return None, errors
         record_id = None
