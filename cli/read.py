@@ -13,11 +13,14 @@ from cli.write import FormatOption
 
 
 class _LocationsGroup(TyperGroup):
-    """`locations import FILE` is a subcommand, not a search for "import"."""
+    """`locations import FILE` is a subcommand, not a search for "import"; options may
+    follow QUERY (a group stops parsing options at its first positional argument)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] in self.commands:
             args = ["", *args]  # an empty QUERY, so click sees the subcommand name
+        elif args and not args[0].startswith("-"):
+            args = [*args[1:], args[0]]  # `locations QUERY --format json`: options first
         return super().parse_args(ctx, args)
 
 

@@ -81,20 +81,26 @@ def test_plain_csv_resolves_names_and_keeps_origin(ledger: Ledger) -> None:
     found = records(ledger)
     national = found["MLI", "2017-12-31"]
     assert (national.individuals, national.households, national.precision) == (
-        38_172, 7_716, "month")
+        38_172,
+        7_716,
+        "month",
+    )
     assert national.source["url"].startswith("https://www.iom.int")
     mopti = found["ML05", "2018-02-15"]
     assert (mopti.kind, mopti.origin, mopti.cause) == ("registration", "ML06", "Conflict")
 
 
 def test_ba_preferred_and_sa_used_only_where_no_ba(ledger: Ledger, tmp_path: Path) -> None:
-    path = write_dtm_hxl(tmp_path / "ba_sa.csv", [
-        dtm_row(100, adm1="TST01", reason="Conflict"),
-        dtm_row(50, adm1="TST01", reason="Natural disaster", origin="TST02"),
-        dtm_row(999, adm1="TST01", assessment="SA"),
-        dtm_row(70, adm1="TST02", assessment="SA", reason="Conflict"),
-        dtm_row(30, adm1="TST02", assessment="SA", reason="Other"),
-    ])
+    path = write_dtm_hxl(
+        tmp_path / "ba_sa.csv",
+        [
+            dtm_row(100, adm1="TST01", reason="Conflict"),
+            dtm_row(50, adm1="TST01", reason="Natural disaster", origin="TST02"),
+            dtm_row(999, adm1="TST01", assessment="SA"),
+            dtm_row(70, adm1="TST02", assessment="SA", reason="Conflict"),
+            dtm_row(30, adm1="TST02", assessment="SA", reason="Other"),
+        ],
+    )
     report = run(ledger, path)
     found = records(ledger)
     assert found["TST01", "2020-01-31"].individuals == 150
@@ -103,13 +109,17 @@ def test_ba_preferred_and_sa_used_only_where_no_ba(ledger: Ledger, tmp_path: Pat
 
 
 def test_levels_put_each_stock_on_its_location(ledger: Ledger, tmp_path: Path) -> None:
-    path = write_dtm_hxl(tmp_path / "levels.csv", [
-        dtm_row(10, level=0), dtm_row(7, level=1), dtm_row(5, level=2),
-    ])
+    path = write_dtm_hxl(
+        tmp_path / "levels.csv",
+        [
+            dtm_row(10, level=0),
+            dtm_row(7, level=1),
+            dtm_row(5, level=2),
+        ],
+    )
     run(ledger, path)
     found = records(ledger)
-    assert {k[0]: r.individuals for k, r in found.items()} == {
-        "TST": 10, "TST01": 7, "TST0101": 5}
+    assert {k[0]: r.individuals for k, r in found.items()} == {"TST": 10, "TST01": 7, "TST0101": 5}
 
 
 def test_second_import_writes_nothing(ledger: Ledger, shared_data: Path) -> None:
@@ -173,16 +183,24 @@ def test_dry_run_plans_exactly_what_the_import_writes(ledger: Ledger, tmp_path: 
 def test_a_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    path = write_dtm_hxl(tmp_path / "bad.csv", [
-        dtm_row(5), dtm_row(-3, adm1="TST02"), dtm_row(7, adm1="TST03", date="2020-13-01"),
-        dtm_row("many", adm1="TST04"),
-    ])
+    path = write_dtm_hxl(
+        tmp_path / "bad.csv",
+        [
+            dtm_row(5),
+            dtm_row(-3, adm1="TST02"),
+            dtm_row(7, adm1="TST03", date="2020-13-01"),
+            dtm_row("many", adm1="TST04"),
+        ],
+    )
     before = event_count(ledger)
     with pytest.raises(ImportRefused) as refused:
         run(ledger, path)
     assert event_count(ledger) == before and "TST" not in ledger.locations()
     assert [(e.row, e.column) for e in refused.value.errors] == [
-        (4, "#affected+idps"), (5, "#date+reported"), (6, "#affected+idps")]
+        (4, "#affected+idps"),
+        (5, "#date+reported"),
+        (6, "#affected+idps"),
+    ]
     assert refused.value.errors[1].value == "2020-13-01"
 
 
@@ -194,12 +212,15 @@ def test_repeated_dtm_part_is_an_error_not_a_double_count(ledger: Ledger, tmp_pa
 
 
 def test_skip_invalid_imports_good_rows_and_writes_rejects(ledger: Ledger, tmp_path: Path) -> None:
-    path = write_plain(tmp_path / "mixed.csv", ["kind", "location", "date", "individuals",
-                                                "source"], [
-        ["assessment", "Mopti", "2018-01-31", "100", "DTM"],
-        ["assessment", "Atlantis", "2018-01-31", "100", "DTM"],
-        ["assessment", "Gao", "2018-01-31", "-5", "DTM"],
-    ])
+    path = write_plain(
+        tmp_path / "mixed.csv",
+        ["kind", "location", "date", "individuals", "source"],
+        [
+            ["assessment", "Mopti", "2018-01-31", "100", "DTM"],
+            ["assessment", "Atlantis", "2018-01-31", "100", "DTM"],
+            ["assessment", "Gao", "2018-01-31", "-5", "DTM"],
+        ],
+    )
     rejects = tmp_path / "rejects.csv"
     report = run(ledger, path, skip_invalid=True, rejects=rejects)
     assert report.rejected == 2 and report.count("new") == 1
@@ -255,17 +276,36 @@ def test_export_imports_into_an_identical_ledger(
 
     run(ledger, shared_data / AFG)
     run(ledger, MALI_RECORDS)
-    written = ledger.record(kind="return", location="Gao", date="2018", individuals=10,
-                            households=2, source={"publisher": "OCHA"}, note="by hand")
+    written = ledger.record(
+        kind="return",
+        location="Gao",
+        date="2018",
+        individuals=10,
+        households=2,
+        source={"publisher": "OCHA"},
+        note="by hand",
+    )
     ledger.correct(written.record_id, individuals=12, reason="typo")
-    dropped = ledger.record(kind="return", location="Gao", date="2018-02", individuals=1,
-                            source={"publisher": "OCHA"})
+    dropped = ledger.record(
+        kind="return", location="Gao", date="2018-02", individuals=1, source={"publisher": "OCHA"}
+    )
     ledger.retract(dropped.record_id, reason="duplicate")
     out = tmp_path / "export.csv"
     with out.open("w", encoding="utf-8", newline="") as handle:
         assert export_records(ledger, handle) == 18
-    fields = ("kind", "pcode", "date", "precision", "individuals", "households", "source",
-              "origin", "cause", "note", "import_key")
+    fields = (
+        "kind",
+        "pcode",
+        "date",
+        "precision",
+        "individuals",
+        "households",
+        "source",
+        "origin",
+        "cause",
+        "note",
+        "import_key",
+    )
     expected = {r.id: tuple(getattr(r, f) for f in fields) for r in current_records(ledger)}
     target = db_target + "_b" if db_target.endswith(".db") else None
     if target is None:  # PostgreSQL: a second schema is not available; compare via re-import
