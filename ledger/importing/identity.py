@@ -12,6 +12,7 @@ in DTM files they are parts of one stock and are summed, so they are left out.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.locations import normalise
@@ -20,6 +21,7 @@ IMPORT_NAMESPACE = uuid5(NAMESPACE_URL, "https://displacement-ledger/import")
 KEY_VERSION = "v1"
 
 
+@lru_cache(maxsize=1024)
 def scope_of(operation: str | None, publisher: str) -> str:
     if operation:
         return "op:" + normalise(operation)

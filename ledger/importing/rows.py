@@ -177,7 +177,11 @@ def open_rows(path: Path, fmt: FileFormat) -> TableReader:
 def _plain_csv(path: Path) -> TableReader:
     handle = path.open(encoding="utf-8-sig", newline="")
     reader = csv.reader(handle)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as error:
+        handle.close()
+        raise InvalidInput(f"{path.name} line 1: unreadable ({error})") from None
     if not header:
         handle.close()
         raise InvalidInput(f"{path.name}: the file is empty")
@@ -198,14 +202,21 @@ def _plain_csv(path: Path) -> TableReader:
 
     def rows() -> Iterator[SourceRow]:
         last = reader.line_num
-        for cells in reader:
-            line, last = last + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            values = {f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()}
-            if len(cells) > len(header):
-                values["__extra__"] = ",".join(cells[len(header) :])
-            yield SourceRow(line, values, tuple(cells))
+        try:
+            for cells in reader:
+                line, last = last + 1, reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                values = {
+                    f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
+                }
+                if len(cells) > len(header):
+                    values["__extra__"] = ",".join(cells[len(header) :])
+                yield SourceRow(line, values, tuple(cells))
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise InvalidInput(
+                f"{path.name} after line {last}: unreadable ({error}); nothing was written"
+            ) from None
 
     return TableReader([header], columns, rows(), [handle.close])
 
@@ -218,7 +229,7 @@ def _hxl(path: Path) -> TableReader:
         source = hxl.input.make_input(handle)
         dataset = hxl.data(source)
         columns_list = dataset.columns
-    except (hxl.HXLException, OSError, UnicodeDecodeError) as error:
+    except (hxl.HXLException, OSError, UnicodeDecodeError, csv.Error) as error:
         handle.close()
         raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
     columns: dict[str, str] = {}
@@ -243,7 +254,7 @@ def _hxl(path: Path) -> TableReader:
                     f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
                 }
                 yield SourceRow(row.source_row_number + 1, values, tuple(cells))
-        except hxl.HXLException as error:
+        except (hxl.HXLException, csv.Error, UnicodeDecodeError) as error:
             raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
 
     return TableReader(

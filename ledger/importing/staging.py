@@ -96,6 +96,7 @@ class RowChecker:
         self.dtm = dtm
         self.default_publisher = default_publisher
         self.new_locations: dict[str, Location] = {}
+        self._chains: dict[tuple[str, ...], str] = {}  # location columns -> p-code
 
     def error(self, row: SourceRow, field: str, reason: str) -> RowError:
         column = self.columns.get(field, field)
@@ -205,6 +206,17 @@ class RowChecker:
                 return self.index.resolve(v["location"]).location.pcode
             except LedgerError as error:
                 raise _Problem("location", str(error)) from None
+        chain = tuple(v.get(f"{lv}_{part}", "") for lv in CHAIN for part in ("code", "name"))
+        cache_key = (*chain, v.get("admin_level", ""))
+        known = self._chains.get(cache_key)
+        if known is not None:
+            return known
+        pcode = self._chain(v, found)
+        if not found:  # every location of the chain is registered or pending: reuse
+            self._chains[cache_key] = pcode
+        return pcode
+
+    def _chain(self, v: dict[str, str], found: dict[str, Location]) -> str:
         codes = [_blank(v.get(f"{lv}_code")).upper() for lv in CHAIN]
         names = [_blank(v.get(f"{lv}_name")) for lv in CHAIN]
         level_text = v.get("admin_level", "")
