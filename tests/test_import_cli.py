@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -206,3 +207,63 @@ def test_generated_bad_rows_never_write_and_never_trace(
     assert events(sqlite_target) == before
     reported = {e["row"] for e in json.loads(out)["errors"]}
     assert reported == set(range(2 + good_rows, 2 + good_rows + len(bad)))
+
+
+def test_hashtag_row_found_below_extra_header_lines(sqlite_target: str, tmp_path: Path) -> None:
+    cli(sqlite_target, "init")
+    path = tmp_path / "titled.csv"
+    path.write_text(
+        "Mali IDPs, compiled by hand\n"
+        "Location,Date,IDPs,Source\n"
+        "#adm1+code,#date+reported,#affected+idps+ind,#meta+source\n"
+        "ML05,2018-01-31,120,DTM\n"
+        "ML07,2018-01-31,oops,DTM\n"
+    )
+    code, out, _ = cli(sqlite_target, "import", str(path), "--format", "json")
+    assert code == 1
+    assert json.loads(out)["errors"] == [
+        {
+            "row": 5,
+            "column": "#affected+idps+ind",
+            "value": "oops",
+            "reason": "individuals must be a whole number ≥ 0, got 'oops'",
+        }
+    ]
+
+
+def test_import_report_as_json(sqlite_target: str, shared_data: Path) -> None:
+    cli(sqlite_target, "init")
+    code, out, _ = cli(
+        sqlite_target,
+        "import",
+        "--format",
+        "json",
+        str(shared_data / "dtm_api_displacement-admin1-admin0pcode-hti.sample.json"),
+    )
+    report = json.loads(out)
+    assert code == 0 and (report["new"], report["format"]) == (6, "dtm-json")
+    assert report["locations_registered"] == ["HT01", "HT02", "HTI"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\x01\x02\xff\xfe binary",
+        b"kind,location,date\n\xff\xfe,\x00,x\n",
+        b'{"result": [{"operation": "x",',
+        b'{"data": []}',
+        b"name,value\nx,1\n",
+        b"",
+        b"#adm1+code,#affected+idps\nML05,3\n",
+    ],
+)
+def test_unreadable_files_are_one_line_errors(
+    sqlite_target: str, tmp_path: Path, content: bytes
+) -> None:
+    cli(sqlite_target, "init")
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content)
+    before = events(sqlite_target)
+    code, _, err = cli(sqlite_target, "import", str(path))
+    assert code == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    assert events(sqlite_target) == before

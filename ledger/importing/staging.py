@@ -95,6 +95,8 @@ class RowChecker:
         self.columns = columns
         self.dtm = dtm
         self.default_publisher = default_publisher
+        # `#affected+idps` counts the IDPs present: a stock, unless a kind column says otherwise
+        self.default_kind = "" if "location" in columns else "assessment"
         self.new_locations: dict[str, Location] = {}
         self._chains: dict[tuple[str, ...], str] = {}  # location columns -> p-code
 
@@ -124,7 +126,7 @@ class RowChecker:
             publisher = DEFAULT_DTM_PUBLISHER
         operation = v.get("operation") or None
         values = {
-            "kind": v.get("kind") or ("assessment" if self.dtm else ""),
+            "kind": v.get("kind") or self.default_kind,
             "pcode": pcode,
             "date": v.get("date", ""),
             "individuals": v.get("individuals", ""),
