@@ -194,7 +194,8 @@ def _stage(
         report.rows += 1
         part, row_errors = checker.check(row)
         if row_errors:
-            errors.extend(row_errors)
+            if not options.skip_invalid:  # skipped rows go to the rejects file, not memory
+                errors.extend(row_errors)
             rejects.write(row.raw, row_errors)
             report.rejected += 1
         elif part is not None:
@@ -210,7 +211,8 @@ def _stage(
         repeat = RowError(
             line, None, None, f"repeats row {first} (same location, round, date, kind, {what})"
         )
-        errors.append(repeat)
+        if not options.skip_invalid:
+            errors.append(repeat)
         rejects.write(raw, [repeat])
         staging.reject(line)
         report.rejected += 1
