@@ -64,9 +64,8 @@ def generated_rows(count: int) -> Iterator[list[str]]:
     round_ = 0
     while True:
         round_ += 1
-        year, month = (
-            1990 + (round_ - 1) // 12
-        )  # monthly rounds; 1M rows end in 2017, (round_ - 1) % 12 + 1
+        # monthly rounds from 1990: 1,000,000 rows (334 rounds) end in 2017
+        year, month = 1990 + (round_ - 1) // 12, (round_ - 1) % 12 + 1
         for region in range(1, 21):
             for district in range(1, 51):
                 for reason in REASONS:
