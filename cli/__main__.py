@@ -1,4 +1,4 @@
-"""`python -m cli ...` runs dledger (used by tests that need a separate process)."""
+"""`python -m cli`: the same as the `dledger` console script."""
 
 from cli.main import run
 

@@ -22,10 +22,14 @@ class LedgerCommandGroup(TyperGroup):
     """Maps the ledger's errors to one stderr line and exit status 1, for every command."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        from cli.render import UnsupportedFormat
         from ledger.errors import LedgerError
 
         try:
             return super().invoke(ctx)
+        except UnsupportedFormat as error:
+            typer.echo(f"error: {error}", err=True)
+            ctx.exit(EXIT_USAGE)
         except LedgerError as error:
             typer.echo(f"error: {error}", err=True)
             ctx.exit(EXIT_DATA_ERROR)
@@ -95,7 +99,9 @@ def main(
     ] = "ledger.db",
     actor: Annotated[
         str | None,
-        typer.Option("--actor", envvar="DLEDGER_ACTOR", help="Who is recording (default: OS user)."),
+        typer.Option(
+            "--actor", envvar="DLEDGER_ACTOR", help="Who is recording (default: OS user)."
+        ),
     ] = None,
 ) -> None:
     """Record displacement figures as immutable events; query totals as of any date."""

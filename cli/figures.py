@@ -116,8 +116,13 @@ def revisions(
 @app.command()
 def rebuild(ctx: typer.Context) -> None:
     """Drop every read model and replay the whole event log."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from cli.app import note
     from projections.catchup import FigureProjection, log_head
@@ -125,8 +130,13 @@ def rebuild(ctx: typer.Context) -> None:
     ledger = state(ctx).ledger()
     projection = FigureProjection(ledger)
     with Progress(
-        TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
-        TimeRemainingColumn(), transient=True, redirect_stdout=False,
+        TextColumn("rebuilding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeRemainingColumn(),
+        transient=True,
+        redirect_stdout=False,
         console=_stderr_console(),
     ) as bar:
         task = bar.add_task("rebuild", total=log_head(ledger))

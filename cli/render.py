@@ -15,6 +15,7 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+    HXL = "hxl"
 
 
 @dataclass
@@ -27,6 +28,11 @@ class View:
     title: str | None = None
     footer: list[str] = field(default_factory=list)
     renderable: Callable[[], Any] | None = None  # a Rich renderable instead of a grid
+    hxl: Sequence[str] = ()  # one HXL hashtag per column, for --format hxl
+
+
+class UnsupportedFormat(Exception):
+    """A format the command cannot produce (a usage error)."""
 
 
 def cell(value: Any) -> str:
@@ -42,9 +48,13 @@ def cell(value: Any) -> str:
 def render(view: View, fmt: Format) -> None:
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(view.data, ensure_ascii=False, indent=2) + "\n")
-    elif fmt is Format.CSV:
+    elif fmt in (Format.CSV, Format.HXL):
+        if fmt is Format.HXL and len(view.hxl) != len(view.columns):
+            raise UnsupportedFormat("this command has no HXL form; use csv or json")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(view.columns)
+        if fmt is Format.HXL:
+            writer.writerow(view.hxl)
         writer.writerows(["" if v is None else v for v in row] for row in view.rows)
     else:
         render_table(view)

@@ -48,8 +48,15 @@ def _changes_text(version: RecordVersion) -> str:
     return "; ".join(f"{c.field} {c.old} → {c.new}" for c in version.changes)
 
 
-def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
+def history_view(
+    versions: list[RecordVersion],
+    index: LocationIndex,
+    current_until: dict[int, str | None] | None = None,
+) -> View:
+    """Versions from the events; ``current_until`` (from the figure table) says until when
+    each version was the current one (None: it still is)."""
     first = versions[0]
+    until = current_until or {}
     rows = [
         (
             v.version,
@@ -65,10 +72,35 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
         for v in versions
     ]
     return View(
-        data={"record_id": str(first.record_id), "versions": [version_data(v, index) for v in versions]},
-        columns=("version", "recorded at", "actor", "change", "reason", "date", "location",
-                 "individuals", "households"),
+        data={
+            "record_id": str(first.record_id),
+            "versions": [
+                version_data(v, index) | {"current_until": until.get(v.version)} for v in versions
+            ],
+        },
+        columns=(
+            "version",
+            "recorded at",
+            "actor",
+            "change",
+            "reason",
+            "date",
+            "location",
+            "individuals",
+            "households",
+        ),
         rows=rows,
+        hxl=(
+            "#meta+version",
+            "#date+recorded",
+            "#meta+actor",
+            "#meta+change",
+            "#description+reason",
+            "#date+reported",
+            "#adm+code",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+        ),
         title=f"{first.kind} {first.record_id} (source: {first.source.get('publisher')})",
     )
 
@@ -76,17 +108,23 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
 def totals_view(results: list[Any]) -> View:
     """One country: the contract's single object; several: ``countries``."""
     dicts = [t.as_dict() for t in results]
-    data: Any = dicts[0] if len(dicts) == 1 else {
-        "as_of": dicts[0]["as_of"] if dicts else None,
-        "known_at": dicts[0]["known_at"] if dicts else None,
-        "countries": dicts,
-    }
+    data: Any = (
+        dicts[0]
+        if len(dicts) == 1
+        else {
+            "as_of": dicts[0]["as_of"] if dicts else None,
+            "known_at": dicts[0]["known_at"] if dicts else None,
+            "countries": dicts,
+        }
+    )
     rows = [row for d in dicts for row in _totals_rows(d)]
     title, footer = "no figures", []
     if dicts:
         title = f"IDPs as of {dicts[0]['as_of']}, as known at {dicts[0]['known_at'][:19]}Z"
         footer.append(f"log position {dicts[0]['position']}")
-    return View(data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer)
+    return View(
+        data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer, hxl=TOTALS_HXL
+    )
 
 
 def _version_line(v: dict[str, Any], role: str) -> str:
@@ -120,7 +158,9 @@ def _add_versions(branch: Any, versions: list[dict[str, Any]], role: str) -> Non
 def _tree(data: dict[str, Any]) -> Any:
     from rich.tree import Tree
 
-    hh = "households unknown" if data["households"] is None else f"{data['households']:,} households"
+    hh = (
+        "households unknown" if data["households"] is None else f"{data['households']:,} households"
+    )
     flag = " [PARTIAL]" if data["partial"] else ""
     loc = data["location"]
     tree = Tree(
@@ -140,9 +180,10 @@ def _fill(tree: Any, data: dict[str, Any]) -> None:
             loc = child["location"]
             hh = "" if child["households"] is None else f", {child['households']:,} households"
             flag = " [PARTIAL]" if child["partial"] else ""
-            _fill(children.add(
-                f"{loc['name']} ({loc['pcode']}): {child['individuals']:,}{hh}{flag}"
-            ), child)
+            _fill(
+                children.add(f"{loc['name']} ({loc['pcode']}): {child['individuals']:,}{hh}{flag}"),
+                child,
+            )
     _add_versions(tree, data["flows"], "flow: ")
     tree.add(f"= {data['arithmetic']}")
     for n in data["notes"]:
@@ -158,38 +199,107 @@ def explain_view(explanation: Any) -> View:
         parts += [("superseded", v) for v in node["superseded"]]
         parts += [("flow", v) for v in node["flows"]]
         for role, v in parts:
-            rows.append((node["location"]["pcode"], role, v["record_id"], v["version"], v["kind"],
-                         v["location"]["pcode"], v["date"], v["individuals"], v["households"],
-                         v["source"].get("publisher")))
+            rows.append(
+                (
+                    node["location"]["pcode"],
+                    role,
+                    v["record_id"],
+                    v["version"],
+                    v["kind"],
+                    v["location"]["pcode"],
+                    v["date"],
+                    v["individuals"],
+                    v["households"],
+                    v["source"].get("publisher"),
+                )
+            )
         for child in node["children"]:
             walk(child)
 
     walk(data)
     return View(
         data=data,
-        columns=("figure", "role", "record_id", "version", "kind", "location", "date",
-                 "individuals", "households", "source"),
+        columns=(
+            "figure",
+            "role",
+            "record_id",
+            "version",
+            "kind",
+            "location",
+            "date",
+            "individuals",
+            "households",
+            "source",
+        ),
         rows=rows,
         renderable=lambda: _tree(data),
-        footer=[f"as of {data['as_of']}, known at {data['known_at'][:19]}Z, "
-                f"log position {data['position']}"],
+        footer=[
+            f"as of {data['as_of']}, known at {data['known_at'][:19]}Z, "
+            f"log position {data['position']}"
+        ],
     )
 
 
 def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows of one totals object (the contract's JSON shape): breakdown, then the total."""
+    """Rows of one totals object (the contract's JSON shape): breakdown, then the total.
+    ``line`` says what a row is: the breakdown level, ``not disaggregated``, or ``total``."""
     out: list[tuple[Any, ...]] = []
     country = d["location"]["pcode"]
     for r in d.get("rows", []):
-        out.append((country, r["pcode"], r["name"], r["individuals"], r["households"],
-                    r["partial"], "; ".join(r["notes"])))
+        line = d.get("by") if r["pcode"] is not None else r["name"]
+        out.append(
+            (
+                d["as_of"],
+                country,
+                line,
+                r["pcode"],
+                r["name"],
+                r["individuals"],
+                r["households"],
+                r["partial"],
+                "; ".join(r["notes"]),
+            )
+        )
     t = d["total"]
-    out.append((country, country, f"{d['location']['name']} (total)", t["individuals"],
-                t["households"], t["partial"], "; ".join(t["notes"])))
+    loc = d["location"]
+    out.append(
+        (
+            d["as_of"],
+            country,
+            "total",
+            loc["pcode"],
+            loc["name"],
+            t["individuals"],
+            t["households"],
+            t["partial"],
+            "; ".join(t["notes"]),
+        )
+    )
     return out
 
 
-TOTALS_COLUMNS = ("country", "pcode", "name", "individuals", "households", "partial", "notes")
+TOTALS_COLUMNS = (
+    "as_of",
+    "country",
+    "line",
+    "pcode",
+    "name",
+    "individuals",
+    "households",
+    "partial",
+    "notes",
+)
+TOTALS_HXL = (
+    "#date+reported",
+    "#country+code",
+    "#meta+line",
+    "#adm+code",
+    "#adm+name",
+    "#affected+idps+ind",
+    "#affected+idps+hh",
+    "#meta+partial",
+    "#description",
+)
 
 
 def snapshot_view(kept: dict[str, Any]) -> View:
@@ -200,9 +310,12 @@ def snapshot_view(kept: dict[str, Any]) -> View:
     return View(
         data=kept,
         columns=TOTALS_COLUMNS,
+        hxl=TOTALS_HXL,
         rows=rows,
-        title=(f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
-               f"{kept['known_at'][:19]}Z, log position {kept['position']}"),
+        title=(
+            f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
+            f"{kept['known_at'][:19]}Z, log position {kept['position']}"
+        ),
     )
 
 
@@ -210,9 +323,15 @@ def compare_view(comparison: Any) -> View:
     data = comparison.as_dict()
     a, b = data["a"], data["b"]
     rows = [(r["pcode"], r["name"], r["a"], r["b"], r["change"]) for r in data["rows"]]
-    rows.append((a["location"]["pcode"], f"{a['location']['name']} (total)",
-                 a["total"]["individuals"], b["total"]["individuals"],
-                 data["change"]["individuals"]))
+    rows.append(
+        (
+            a["location"]["pcode"],
+            f"{a['location']['name']} (total)",
+            a["total"]["individuals"],
+            b["total"]["individuals"],
+            data["change"]["individuals"],
+        )
+    )
     return View(
         data=data,
         columns=("pcode", "name", f"a: {a['as_of']}", f"b: {b['as_of']}", "change"),
@@ -227,15 +346,43 @@ def series_view(result: Any) -> View:
     rows: list[tuple[Any, ...]] = []
     for p in data["points"]:
         for r in p.get("rows", []):
-            rows.append((p["as_of"], r["pcode"], r["name"], r["individuals"], r["households"],
-                         r["partial"]))
+            line = p.get("by") if r["pcode"] is not None else r["name"]
+            rows.append(
+                (
+                    p["as_of"],
+                    line,
+                    r["pcode"],
+                    r["name"],
+                    r["individuals"],
+                    r["households"],
+                    r["partial"],
+                )
+            )
         loc = data["location"]
         t = p["total"]
-        rows.append((p["as_of"], loc["pcode"], f"{loc['name']} (total)", t["individuals"],
-                     t["households"], t["partial"]))
+        rows.append(
+            (
+                p["as_of"],
+                "total",
+                loc["pcode"],
+                loc["name"],
+                t["individuals"],
+                t["households"],
+                t["partial"],
+            )
+        )
     return View(
         data=data,
-        columns=("as_of", "pcode", "name", "individuals", "households", "partial"),
+        columns=("as_of", "line", "pcode", "name", "individuals", "households", "partial"),
+        hxl=(
+            "#date+reported",
+            "#meta+line",
+            "#adm+code",
+            "#adm+name",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+            "#meta+partial",
+        ),
         rows=rows,
         title=f"IDPs at the end of each {data['every']}, as known at {str(data['known_at'])[:19]}Z",
     )
@@ -244,14 +391,24 @@ def series_view(result: Any) -> View:
 def revisions_view(result: Any) -> View:
     data = result.as_dict()
     rows = [
-        (f["as_of"], f["pcode"], f["name"], f["old"]["individuals"], f["new"]["individuals"],
-         f["change"], ", ".join(f["caused_by"]))
+        (
+            f["as_of"],
+            f["pcode"],
+            f["name"],
+            f["old"]["individuals"],
+            f["new"]["individuals"],
+            f["change"],
+            ", ".join(f["caused_by"]),
+        )
         for f in data["figures"]
     ]
     footer = [
         f"{e['recorded_at'][:19]}Z {e['actor']} {e['action']} {e['record_id']} v{e['version']}"
-        + (": " + "; ".join(f"{c['field']} {c['old']} → {c['new']}" for c in e["changes"])
-           if e["changes"] else "")
+        + (
+            ": " + "; ".join(f"{c['field']} {c['old']} → {c['new']}" for c in e["changes"])
+            if e["changes"]
+            else ""
+        )
         + (f" (“{e['reason']}”)" if e["reason"] else "")
         for e in data["events"]
     ]

@@ -60,22 +60,26 @@ def record(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Record a figure; prints the new record's id."""
-    written = state(ctx).ledger().record(
-        kind=kind,
-        location=location,
-        date=date,
-        individuals=individuals,
-        households=households,
-        source={
-            "publisher": source,
-            "report": report,
-            "round": round_,
-            "url": source_url,
-            "published_on": published_on,
-        },
-        origin=origin,
-        cause=cause,
-        note=note_,
+    written = (
+        state(ctx)
+        .ledger()
+        .record(
+            kind=kind,
+            location=location,
+            date=date,
+            individuals=individuals,
+            households=households,
+            source={
+                "publisher": source,
+                "report": report,
+                "round": round_,
+                "url": source_url,
+                "published_on": published_on,
+            },
+            origin=origin,
+            cause=cause,
+            note=note_,
+        )
     )
     for line in written.notes:
         note(line)
@@ -97,14 +101,18 @@ def correct(
 ) -> None:
     """Correct a record's values; prints the record id and its new version."""
     unknown = households is not None and households.strip().lower() == "unknown"
-    written = state(ctx).ledger().correct(
-        record_id,
-        individuals=individuals,
-        households=None if unknown else households,
-        households_unknown=unknown,
-        date=date,
-        location=location,
-        reason=reason,
+    written = (
+        state(ctx)
+        .ledger()
+        .correct(
+            record_id,
+            individuals=individuals,
+            households=None if unknown else households,
+            households_unknown=unknown,
+            date=date,
+            location=location,
+            reason=reason,
+        )
     )
     for line in written.notes:
         note(line)

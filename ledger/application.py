@@ -121,7 +121,7 @@ class Ledger(Application[UUID]):
     def get_record(self, record_id: str | UUID) -> FigureRecord:
         rid = parse_record_id(record_id)
         try:
-            record = self.repository.get(rid)
+            record: Any = self.repository.get(rid)
         except AggregateNotFoundError:
             raise RecordNotFound(rid) from None
         if not isinstance(record, FigureRecord):
@@ -150,7 +150,7 @@ class Ledger(Application[UUID]):
 
     def named_snapshot(self, name: str) -> NamedSnapshot:
         try:
-            snapshot = self.repository.get(snapshot_id(check_name(name)))
+            snapshot: Any = self.repository.get(snapshot_id(check_name(name)))
         except AggregateNotFoundError:
             raise LedgerError(f"no snapshot named {name!r} (see `dledger snapshot list`)") from None
         if not isinstance(snapshot, NamedSnapshot):  # pragma: no cover - ids are namespaced
@@ -162,4 +162,3 @@ class Ledger(Application[UUID]):
             self.save(*aggregates)
         except IntegrityError:
             raise ConcurrentChange(aggregate_id) from None
-

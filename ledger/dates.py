@@ -57,9 +57,7 @@ class FigureDate:
                 return cls(date(int(m[1]), 12, 31), Precision.YEAR)
         except ValueError:
             pass
-        raise InvalidInput(
-            f"{what} {text!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)"
-        )
+        raise InvalidInput(f"{what} {text!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)")
 
     @classmethod
     def of(cls, day: str, precision: str) -> FigureDate:

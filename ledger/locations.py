@@ -32,9 +32,7 @@ def level_number(name: str) -> int:
     try:
         return LEVELS.index(name.strip().lower())
     except ValueError:
-        raise InvalidInput(
-            f"level {name!r} is not one of {', '.join(LEVELS)}"
-        ) from None
+        raise InvalidInput(f"level {name!r} is not one of {', '.join(LEVELS)}") from None
 
 
 def normalise(name: str) -> str:
@@ -122,8 +120,10 @@ class Gazetteer(Aggregate):
             if merged.as_dict() != known:
                 pending[loc.pcode] = merged
         for loc in pending.values():
-            if loc.parent is not None and loc.parent not in self.entries and (
-                loc.parent not in pending
+            if (
+                loc.parent is not None
+                and loc.parent not in self.entries
+                and (loc.parent not in pending)
             ):
                 raise InvalidInput(
                     f"location {loc.pcode} ({loc.name}) names parent {loc.parent}, "
@@ -224,8 +224,7 @@ class LocationIndex:
         notes = []
         if others:
             notes.append(
-                f"{text!r} taken as {self.label(chosen[0])}; it also names "
-                + ", ".join(others)
+                f"{text!r} taken as {self.label(chosen[0])}; it also names " + ", ".join(others)
             )
         return Resolution(chosen[0], notes)
 

@@ -23,7 +23,32 @@ AMENDABLE = ("individuals", "households", "date", "pcode")
 class FigureRecord(Aggregate):
     """An assessment (a stock), a registration (a flow in) or a return (a flow out)."""
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        kind: str
+        pcode: str
+        date: str
+        precision: str
+        individuals: int
+        households: int | None
+        source: dict[str, Any]
+        origin: str | None
+        cause: str | None
+        note: str | None
+        actor: str
+        import_key: str | None
+
+    class Corrected(Aggregate.Event):
+        changes: dict[str, Any]
+        reason: str
+        actor: str
+        citation: str | None
+
+    class Retracted(Aggregate.Event):
+        reason: str
+        actor: str
+        citation: str | None
+
+    @event(Recorded)
     def __init__(
         self,
         kind: str,
@@ -113,7 +138,7 @@ class FigureRecord(Aggregate):
             citation=correction.citation,
         )
 
-    @event("Corrected")
+    @event(Corrected)
     def _corrected(
         self, changes: dict[str, Any], reason: str, actor: str, citation: str | None
     ) -> None:
@@ -125,7 +150,7 @@ class FigureRecord(Aggregate):
             raise RecordRetracted(self.id)
         self._retracted(reason=reason, actor=actor, citation=citation)
 
-    @event("Retracted")
+    @event(Retracted)
     def _retracted(self, reason: str, actor: str, citation: str | None) -> None:
         self.retracted = reason
 
@@ -166,8 +191,18 @@ class RecordVersion:
         return FigureDate.of(self.date, self.precision)
 
 
-_STATE_FIELDS = ("kind", "pcode", "date", "precision", "individuals", "households", "source",
-                 "origin", "cause", "note")
+_STATE_FIELDS = (
+    "kind",
+    "pcode",
+    "date",
+    "precision",
+    "individuals",
+    "households",
+    "source",
+    "origin",
+    "cause",
+    "note",
+)
 
 
 def versions_from_events(events: list[Any]) -> list[RecordVersion]:

@@ -69,5 +69,7 @@ def mali_locations() -> list[Location]:
     out = []
     for loc in read_pcode_list(reference_path(MALI_PCODES)):
         extra = tuple(v for v in variants.get(loc.pcode, []) if v != loc.name)
-        out.append(Location(loc.pcode, loc.name, loc.level, loc.parent, tuple(dict.fromkeys(extra))))
+        out.append(
+            Location(loc.pcode, loc.name, loc.level, loc.parent, tuple(dict.fromkeys(extra)))
+        )
     return out

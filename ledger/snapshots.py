@@ -27,7 +27,17 @@ def check_name(name: str) -> str:
 
 
 class NamedSnapshot(Aggregate):
-    @event("Taken")
+    class Taken(Aggregate.Created):
+        name: str
+        as_of: str
+        known_at: str
+        position: int
+        location: str | None
+        by: str | None
+        result: dict[str, Any]
+        actor: str
+
+    @event(Taken)
     def __init__(
         self,
         name: str,

@@ -111,18 +111,20 @@ class FigureProjection:
         digest = hashlib.sha256()
         columns = list(versions.columns)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*columns).order_by(versions.c.record_id, versions.c.version)
-            )
+            rows = conn.execute(select(*columns).order_by(versions.c.record_id, versions.c.version))
             for row in rows:
                 digest.update(json.dumps([_plain(v) for v in row], ensure_ascii=False).encode())
                 digest.update(b"\n")
         return digest.hexdigest()
 
     def _advance(self, conn: Connection, old: int, new: int) -> None:
-        if old == 0 and conn.execute(
-            select(func.count()).select_from(positions).where(positions.c.view == VIEW_FIGURES)
-        ).scalar() == 0:
+        if (
+            old == 0
+            and conn.execute(
+                select(func.count()).select_from(positions).where(positions.c.view == VIEW_FIGURES)
+            ).scalar()
+            == 0
+        ):
             conn.execute(insert(positions).values(view=VIEW_FIGURES, position=new))
             return
         moved = conn.execute(

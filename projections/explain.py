@@ -31,12 +31,14 @@ def explain(
     as_of: date,
     known_at: datetime,
     position: int,
+    checkpoint: dict[str, Any],
 ) -> Explanation:
     """Resolve every version and correction behind a figure (needs the open connection)."""
     data: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat(),
         "position": position,
+        "checkpoint": checkpoint,
     }
     data.update(_Deriver(index, facts).node(figure))
     return Explanation(figure, data)
@@ -107,8 +109,9 @@ def arithmetic(figure: Figure) -> str:
     if figure.flows:
         terms += [("-" if f.kind == "return" else "+", f.individuals) for f in figure.flows]
     elif figure.flow_sum.records:
-        terms.append(("+" if figure.flow_sum.individuals >= 0 else "-",
-                      abs(figure.flow_sum.individuals)))
+        terms.append(
+            ("+" if figure.flow_sum.individuals >= 0 else "-", abs(figure.flow_sum.individuals))
+        )
     if not terms:
         return "0 (no figures)"
     text = f"{terms[0][1]:,}" if terms[0][0] == "+" else f"-{terms[0][1]:,}"

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -95,6 +96,77 @@ def _fact(row: Any) -> Fact:
     )
 
 
+_K: Any = bindparam("known_at")
+_CURRENT = and_(
+    versions.c.recorded_at <= _K,
+    or_(versions.c.superseded_at.is_(None), versions.c.superseded_at > _K),
+    versions.c.retracted.is_(False),
+)
+_SIGN = case((versions.c.kind == "return", -1), else_=1)
+_AT_PCODE = and_(
+    versions.c.pcode == bindparam("pcode"),
+    versions.c.kind == "assessment",
+    versions.c.day <= bindparam("until"),
+    _CURRENT,
+)
+_LATEST_ASSESSED_DAY = (
+    select(versions.c.day).where(_AT_PCODE).order_by(versions.c.day.desc()).limit(1)
+)
+_ASSESSMENTS_ON_DAY = (
+    select(versions)
+    .where(and_(_AT_PCODE, versions.c.day == bindparam("day")))
+    .order_by(versions.c.created_at, versions.c.position)
+)
+
+
+def _flow_where(column: Any, after: bool) -> ColumnElement[bool]:
+    where = [
+        column == bindparam("pcode"),
+        versions.c.kind.in_(FLOW_KINDS),
+        versions.c.day <= bindparam("until"),
+        _CURRENT,
+    ]
+    if after:
+        where.append(versions.c.day > bindparam("after"))
+    return and_(*where)
+
+
+def _statements() -> tuple[dict[tuple[Any, bool], Any], dict[tuple[Any, bool], Any]]:
+    """Statements built once: SQLAlchemy then reuses their compiled form and cache key."""
+    sums: dict[tuple[Any, bool], Any] = {}
+    rows: dict[tuple[Any, bool], Any] = {}
+    for column in (*_BY_LEVEL.values(), versions.c.pcode):
+        for after in (False, True):
+            where = _flow_where(column, after)
+            sums[(column.key, after)] = select(
+                func.coalesce(func.sum(_SIGN * versions.c.individuals), 0),
+                func.coalesce(func.sum(_SIGN * versions.c.households), 0),
+                func.count(),
+                func.count() - func.count(versions.c.households),
+            ).where(where)
+            rows[(column.key, after)] = (
+                select(versions)
+                .where(where)
+                .order_by(versions.c.day, versions.c.pcode, versions.c.position)
+            )
+    return sums, rows
+
+
+_FLOW_SUMS, _FLOW_ROWS = _statements()
+_PRESENT = {
+    column.key: select(column)
+    .where(
+        and_(
+            column.in_(bindparam("codes", expanding=True)),
+            versions.c.day <= bindparam("until"),
+            _CURRENT,
+        )
+    )
+    .group_by(column)
+    for column in (*_BY_LEVEL.values(), versions.c.pcode)
+}
+
+
 class SqlFacts:
     """Facts as known at one instant (microseconds since the epoch)."""
 
@@ -102,84 +174,46 @@ class SqlFacts:
         self.conn = conn
         self.known_at = known_at
 
-    def _current(self) -> ColumnElement[bool]:
-        return and_(
-            versions.c.recorded_at <= self.known_at,
-            or_(versions.c.superseded_at.is_(None), versions.c.superseded_at > self.known_at),
-            versions.c.retracted.is_(False),
-        )
-
     def baselines(self, pcode: str, until: date) -> list[Fact]:
         """All assessments at ``pcode`` on its latest assessed day ≤ until, recorded first
         to recorded last (the last is the baseline, the others are superseded)."""
-        at_pcode = and_(
-            versions.c.pcode == pcode,
-            versions.c.kind == "assessment",
-            versions.c.day <= until,
-            self._current(),
-        )
-        latest = self.conn.execute(
-            select(versions.c.day).where(at_pcode).order_by(versions.c.day.desc()).limit(1)
-        ).scalar()
+        params = {"pcode": pcode, "until": until, "known_at": self.known_at}
+        latest = self.conn.execute(_LATEST_ASSESSED_DAY, params).scalar()
         if latest is None:
             return []
-        rows = self.conn.execute(
-            select(versions)
-            .where(and_(at_pcode, versions.c.day == latest))
-            .order_by(versions.c.created_at, versions.c.position)
-        )
+        rows = self.conn.execute(_ASSESSMENTS_ON_DAY, {**params, "day": latest})
         return [_fact(r) for r in rows]
 
-    def _flows(self, pcode: str, level: int, below: bool, after: date | None, until: date) -> Any:
-        where = [
-            versions.c.kind.in_(FLOW_KINDS),
-            versions.c.day <= until,
-            self._current(),
-        ]
-        if below and level in _BY_LEVEL:
-            where.append(_BY_LEVEL[level] == pcode)
-        else:
-            where.append(versions.c.pcode == pcode)
+    def _flow_params(
+        self, pcode: str, level: int, below: bool, after: date | None, until: date
+    ) -> tuple[tuple[str, bool], dict[str, Any]]:
+        column = _BY_LEVEL[level] if below and level in _BY_LEVEL else versions.c.pcode
+        params: dict[str, Any] = {"pcode": pcode, "until": until, "known_at": self.known_at}
         if after is not None:
-            where.append(versions.c.day > after)
-        return and_(*where)
+            params["after"] = after
+        return (str(column.key), after is not None), params
 
     def flow_sum(
         self, pcode: str, level: int, *, below: bool, after: date | None, until: date
     ) -> FlowSum:
         """Registrations minus returns at pcode (and, with ``below``, any location under
         it) dated after ``after`` and on or before ``until``."""
-        sign = case((versions.c.kind == "return", -1), else_=1)
-        row = self.conn.execute(
-            select(
-                func.coalesce(func.sum(sign * versions.c.individuals), 0),
-                func.coalesce(func.sum(sign * versions.c.households), 0),
-                func.count(),
-                func.count() - func.count(versions.c.households),
-            ).where(self._flows(pcode, level, below, after, until))
-        ).one()
+        key, params = self._flow_params(pcode, level, below, after, until)
+        row = self.conn.execute(_FLOW_SUMS[key], params).one()
         return FlowSum(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def flow_facts(
         self, pcode: str, level: int, *, below: bool, after: date | None, until: date
     ) -> list[Fact]:
-        rows = self.conn.execute(
-            select(versions)
-            .where(self._flows(pcode, level, below, after, until))
-            .order_by(versions.c.day, versions.c.pcode, versions.c.position)
-        )
-        return [_fact(r) for r in rows]
+        key, params = self._flow_params(pcode, level, below, after, until)
+        return [_fact(r) for r in self.conn.execute(_FLOW_ROWS[key], params)]
 
     def present(self, pcodes: list[str], level: int, until: date) -> set[str]:
         """Which of these locations (all at ``level``) have any fact at or below them
         dated ≤ until: one grouped query instead of one probe per location."""
         column = _BY_LEVEL.get(level, versions.c.pcode)
-        rows = self.conn.execute(
-            select(column)
-            .where(and_(column.in_(pcodes), versions.c.day <= until, self._current()))
-            .group_by(column)
-        )
-        return {r[0] for r in rows}
+        params = {"codes": pcodes, "until": until, "known_at": self.known_at}
+        return {r[0] for r in self.conn.execute(_PRESENT[column.key], params)}
 
     def corrections(self, record_id: str, up_to_version: int) -> list[Correction]:
         rows = self.conn.execute(

@@ -65,9 +65,9 @@ class FigureRule:
             return self._from_baseline(pcode, level, candidates)
         return self._from_children(pcode, level)
 
-    def _flows(self, pcode: str, level: int, below: bool, after: date | None) -> tuple[
-        FlowSum, tuple[Fact, ...]
-    ]:
+    def _flows(
+        self, pcode: str, level: int, below: bool, after: date | None
+    ) -> tuple[FlowSum, tuple[Fact, ...]]:
         if self.detail:
             facts = tuple(
                 self.facts.flow_facts(pcode, level, below=below, after=after, until=self.as_of)
@@ -127,8 +127,7 @@ class FigureRule:
             households = own.households + sum(c.households or 0 for c in children)
         without_baseline = tuple(
             dict.fromkeys(
-                ([pcode] if own.records else [])
-                + [p for c in children for p in c.without_baseline]
+                ([pcode] if own.records else []) + [p for c in children for p in c.without_baseline]
             )
         )
         notes = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -54,6 +54,12 @@ class Reader:
             facts = SqlFacts(conn, to_micros(moment.known_at))
             yield FigureRule(facts, self.index, moment.as_of, detail=detail)
 
+    def checkpoint(self) -> dict[str, Any]:
+        """The hash-chain checkpoint of the log position these answers were computed at."""
+        from ledger.chain import at_position
+
+        return at_position(self.ledger, self.position).as_dict()
+
     def countries(self, moment: Moment) -> list[Location]:
         """Countries with any record version known at the moment (all of them if none)."""
         with self.projection.engine.connect() as conn:
@@ -70,6 +76,8 @@ class Reader:
         """One Totals per country (or just the given location)."""
         level = level_number(by) if by else None
         chosen = self.location(location)
+        if level == 0 and chosen is None:
+            level = by = None  # every country is listed anyway: one line each
         places = [chosen] if chosen else self.countries(moment)
         with self._rule(moment) as rule:
             return [self._totals(rule, moment, place, level, by) for place in places]
@@ -99,14 +107,15 @@ class Reader:
                 as_of=moment.as_of,
                 known_at=moment.known_at,
                 position=self.position,
+                checkpoint=self.checkpoint(),
             )
 
 
 def _countries_with_records(conn: Connection, known_at: int) -> set[str]:
     rows = conn.execute(
-        select(versions.c.country).where(versions.c.recorded_at <= known_at).group_by(
-            versions.c.country
-        )
+        select(versions.c.country)
+        .where(versions.c.recorded_at <= known_at)
+        .group_by(versions.c.country)
     )
     return {r[0] for r in rows}
 
@@ -136,9 +145,13 @@ def record_history(reader: Reader, record_id: str) -> list[VersionRow]:
     """Every version of a record from the figure table (after catching up)."""
     rid = parse_record_id(record_id)
     with reader.projection.engine.connect() as conn:
-        rows = conn.execute(
-            select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
+            )
+            .mappings()
+            .all()
+        )
     if not rows:
         raise RecordNotFound(rid)
     return [

@@ -116,9 +116,7 @@ class Comparison:
         }
 
 
-def resolve_side(
-    reader: Reader, side: str, location: str | None, by: str | None
-) -> dict[str, Any]:
+def resolve_side(reader: Reader, side: str, location: str | None, by: str | None) -> dict[str, Any]:
     """A date (computed now, as known now) or a snapshot name (as frozen)."""
     try:
         day = parse_day(side, what="date")
@@ -155,11 +153,16 @@ def keep_snapshot(
 ) -> dict[str, Any]:
     moment = Moment.parse(as_of, known_at)
     results = [t.as_dict() for t in reader.totals(moment, location, by)]
-    result = results[0] if len(results) == 1 else {
-        "as_of": moment.as_of.isoformat(),
-        "known_at": moment.known_at.isoformat(),
-        "countries": results,
-    }
+    result: dict[str, Any] = (
+        results[0]
+        if len(results) == 1
+        else {
+            "as_of": moment.as_of.isoformat(),
+            "known_at": moment.known_at.isoformat(),
+            "countries": results,
+        }
+    )
+    result["checkpoint"] = reader.checkpoint()
     reader.ledger.keep_snapshot(
         name=name,
         as_of=moment.as_of.isoformat(),
@@ -231,16 +234,20 @@ def revisions(reader: Reader, since: str, until: str | None = None) -> Revisions
         raise InvalidInput(f"--until {end.isoformat()} is before --since {start.isoformat()}")
     index = reader.index
     with reader.projection.engine.connect() as conn:
-        rows = conn.execute(
-            select(versions)
-            .where(
-                and_(
-                    versions.c.recorded_at > to_micros(start),
-                    versions.c.recorded_at <= to_micros(end),
+        rows = (
+            conn.execute(
+                select(versions)
+                .where(
+                    and_(
+                        versions.c.recorded_at > to_micros(start),
+                        versions.c.recorded_at <= to_micros(end),
+                    )
                 )
+                .order_by(versions.c.position)
             )
-            .order_by(versions.c.position)
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
         events: list[dict[str, Any]] = []
         touched: dict[tuple[str, date], list[str]] = {}
         for row in rows:
@@ -282,7 +289,6 @@ def revisions(reader: Reader, since: str, until: str | None = None) -> Revisions
 
 def _event_summary(row: Any) -> dict[str, Any]:
     import json
-
 
     return {
         "record_id": str(UUID(row["record_id"])),

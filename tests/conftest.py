@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,3 +127,34 @@ def ledger(db_target: str) -> Iterator[Ledger]:
         yield opened
     finally:
         close_ledger(opened)
+
+
+@pytest.fixture
+def fresh_ledger(
+    request: pytest.FixtureRequest, db_target: str, tmp_path: Path
+) -> Iterator[Callable[[], Ledger]]:
+    """A factory of empty initialised ledgers on the test's backend, for property tests
+    (hypothesis runs many examples inside one test; each gets its own store)."""
+    from ledger.reference import mali_locations
+    from ledger.storage import close_ledger, open_ledger
+
+    opened: list[Ledger] = []
+    counter = iter(range(1_000_000))
+
+    def make() -> Ledger:
+        for old in opened:
+            close_ledger(old)
+        opened.clear()
+        if db_target.startswith("postgresql"):
+            _empty_postgres(db_target)
+            target = db_target
+        else:
+            target = str(tmp_path / f"ledger-{next(counter)}.db")
+        new = open_ledger(target, actor="tester", create=True)
+        new.register_locations(mali_locations(), source="test seed")
+        opened.append(new)
+        return new
+
+    yield make
+    for old in opened:
+        close_ledger(old)

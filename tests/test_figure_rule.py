@@ -11,8 +11,13 @@ from projections.totals import Totals
 from tests import scenario
 
 
-def totals(ledger: Ledger, as_of: str, location: str = "MLI", by: str | None = None,
-           known_at: datetime | None = None) -> Totals:
+def totals(
+    ledger: Ledger,
+    as_of: str,
+    location: str = "MLI",
+    by: str | None = None,
+    known_at: datetime | None = None,
+) -> Totals:
     moment = Moment(date.fromisoformat(as_of), known_at or utc_now())
     [result] = Reader(ledger).totals(moment, location, by)
     return result
@@ -23,7 +28,9 @@ def rows(result: Totals) -> dict[str | None, int]:
 
 
 def test_baseline_at_parent_plus_flows_below_after_it(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 38172 hh=7716
         2017-11 registration Mopti 999
         2017-12 registration Mopti 111
@@ -31,26 +38,33 @@ def test_baseline_at_parent_plus_flows_below_after_it(ledger: Ledger) -> None:
         2018-01 registration Menaka 3164
         2018-02 return Gao 500
         2018-04 registration Gao 7000
-    """)
+    """,
+    )
     result = totals(ledger, "2018-02-28")
     assert result.total.individuals == 38172 + 2000 + 3164 - 500
     assert result.total.partial is False
 
 
 def test_flows_dated_on_the_baseline_day_are_part_of_the_baseline(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12-31 assessment MLI 100
         2017-12-31 registration Mopti 50
-    """)
+    """,
+    )
     assert totals(ledger, "2017-12-31").total.individuals == 100
 
 
 def test_baseline_at_children_only_sums_them_and_is_complete(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment Mopti 2151 hh=400
         2017-12 assessment Gao 1000 hh=200
         2018-01 registration Gao 10 hh=2
-    """)
+    """,
+    )
     result = totals(ledger, "2018-01-31", by="admin1")
     assert result.total.individuals == 3161
     assert result.total.households == 602
@@ -60,11 +74,14 @@ def test_baseline_at_children_only_sums_them_and_is_complete(ledger: Ledger) -> 
 
 
 def test_baseline_at_both_levels_reconciles_with_not_disaggregated(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 38172
         2017-12 assessment Mopti 2151
         2018-01 registration Mopti 2000
-    """)
+    """,
+    )
     result = totals(ledger, "2018-01-31", by="admin1")
     assert result.total.individuals == 40172
     assert rows(result)["ML05"] == 4151
@@ -75,10 +92,13 @@ def test_baseline_at_both_levels_reconciles_with_not_disaggregated(ledger: Ledge
 def test_children_exceeding_the_parent_give_a_negative_line_with_a_warning(
     ledger: Ledger,
 ) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 1000
         2017-12 assessment Mopti 1500
-    """)
+    """,
+    )
     result = totals(ledger, "2017-12-31", by="admin1")
     [line] = [r for r in result.rows or () if r.pcode is None]
     assert line.individuals == -500
@@ -87,10 +107,13 @@ def test_children_exceeding_the_parent_give_a_negative_line_with_a_warning(
 
 
 def test_flows_without_any_baseline_are_partial_with_the_reason(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2018-01 registration Menaka 3164
         2018-02 return Menaka 164
-    """)
+    """,
+    )
     region = totals(ledger, "2018-02-28", location="Menaka")
     assert region.total.individuals == 3000
     assert region.total.partial is True
@@ -114,21 +137,27 @@ def test_before_any_figure_the_total_is_zero_and_says_so(ledger: Ledger) -> None
 
 
 def test_same_day_assessments_the_one_recorded_last_is_the_baseline(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 38000 src="first"
         2017-12 assessment MLI 38172 src="second"
-    """)
+    """,
+    )
     result = totals(ledger, "2017-12-31")
     assert result.total.individuals == 38172
     assert any("superseded" in n for n in result.total.notes)
 
 
 def test_households_are_unknown_unless_every_part_has_them(ledger: Ledger) -> None:
-    scenario.run(ledger, """
+    scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 38172 hh=7716
         2018-01 registration Mopti 2000 hh=400
         2018-01 registration Gao 100
-    """)
+    """,
+    )
     result = totals(ledger, "2018-01-31")
     assert result.total.households is None
     assert "households unknown for 1 of 3 records" in result.total.notes
@@ -137,11 +166,14 @@ def test_households_are_unknown_unless_every_part_has_them(ledger: Ledger) -> No
 
 
 def test_a_correction_moving_a_record_moves_its_figure(ledger: Ledger) -> None:
-    ids = scenario.run(ledger, """
+    ids = scenario.run(
+        ledger,
+        """
         2017-12 assessment Mopti 100
         2017-12 assessment Gao 100
         moved: 2018-01 registration Mopti 50
-    """)
+    """,
+    )
     ledger.correct(ids["moved"], location="Gao", reason="was registered in Gao")
     result = totals(ledger, "2018-01-31", by="admin1")
     assert rows(result)["ML05"] == 100 and rows(result)["ML07"] == 150
@@ -156,19 +188,25 @@ def test_a_correction_changes_today_but_not_known_at_before_it(ledger: Ledger) -
 
 
 def test_a_retraction_leaves_the_totals_but_not_the_history(ledger: Ledger) -> None:
-    ids = scenario.run(ledger, """
+    ids = scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 38172
         dup: 2018-01 registration Mopti 2000
-    """)
+    """,
+    )
     ledger.retract(ids["dup"], reason="duplicate of the IOM figure")
     assert totals(ledger, "2018-01-31").total.individuals == 38172
     assert [v.action for v in ledger.history(ids["dup"])] == ["recorded", "retracted"]
 
 
 def test_a_correction_of_the_date_moves_a_flow_across_the_baseline(ledger: Ledger) -> None:
-    ids = scenario.run(ledger, """
+    ids = scenario.run(
+        ledger,
+        """
         2017-12 assessment MLI 100
         late: 2018-01 registration Mopti 10
-    """)
+    """,
+    )
     ledger.correct(ids["late"], date="2017-11", reason="registered before the round")
     assert totals(ledger, "2018-01-31").total.individuals == 100
