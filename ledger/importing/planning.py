@@ -22,7 +22,7 @@ from ledger.importing.staging import StagingArea, Stock
 from ledger.inputs import Correction, NewFigure, validated
 from ledger.records import FigureRecord
 
-RECORDED_TOPIC = get_topic(FigureRecord.Recorded)  # type: ignore[attr-defined]
+RECORDED_TOPIC = get_topic(FigureRecord.Recorded)
 
 
 @dataclass(frozen=True)
