@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -65,6 +66,19 @@ def demo_view(ledger: Any, record_ids: list[UUID]) -> View:
     )
 
 
+def _derivation(ledger: Any) -> tuple[View, View]:
+    """December 2017 against February 2018 by region, and how 46,336 is derived."""
+    from cli.views import compare_view, explain_view
+    from ledger.dates import utc_now
+    from projections.reader import Moment, Reader
+    from projections.timeline import compare
+
+    reader = Reader(ledger)
+    comparison = compare_view(compare(reader, "2017-12-31", "2018-02-28", "MLI", "admin1"))
+    moment = Moment(date(2018, 2, 28), utc_now())
+    return comparison, explain_view(reader.explain(moment, "MLI"))
+
+
 @app.command()
 def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     """Load the running example into a fresh ledger (a new temporary one unless --db)."""
@@ -79,7 +93,20 @@ def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     ledger = st.adopt(open_ledger(target, actor=st.actor, create=True))
     ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
     record_ids = load_demo(ledger)
-    render(demo_view(ledger, record_ids), fmt)
+    records = demo_view(ledger, record_ids)
+    comparison, explanation = _derivation(ledger)
+    if fmt is Format.JSON:
+        data = {
+            "records": records.data,
+            "comparison": comparison.data,
+            "explanation": explanation.data,
+        }
+        render(View(data), fmt)
+    elif fmt is Format.TABLE:
+        for view in (records, comparison, explanation):
+            render(view, fmt)
+    else:
+        render(records, fmt)
     shown = safe_target(target)
     note(f"demo ledger at {shown} ({len(record_ids)} records)")
     note(f"next, try: dledger --db {shlex.quote(shown)} explain Mali --as-of 2018-02-28")

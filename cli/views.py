@@ -123,8 +123,20 @@ def totals_view(results: list[Any]) -> View:
         title = f"IDPs as of {dicts[0]['as_of']}, as known at {dicts[0]['known_at'][:19]}Z"
         footer.append(f"log position {dicts[0]['position']}")
     return View(
-        data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer, hxl=TOTALS_HXL
+        data=data,
+        columns=TOTALS_COLUMNS,
+        rows=rows,
+        title=title,
+        footer=footer,
+        hxl=TOTALS_HXL,
+        table_skip=_same_for_all(rows),
     )
+
+
+def _same_for_all(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
+    """The as_of column always (the title says it); country when there is only one."""
+    countries = {row[1] for row in rows}
+    return ("as_of", "country") if len(countries) <= 1 else ("as_of",)
 
 
 def _version_line(v: dict[str, Any], role: str) -> str:
@@ -311,6 +323,7 @@ def snapshot_view(kept: dict[str, Any]) -> View:
         data=kept,
         columns=TOTALS_COLUMNS,
         hxl=TOTALS_HXL,
+        table_skip=_same_for_all(rows),
         rows=rows,
         title=(
             f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
@@ -332,13 +345,20 @@ def compare_view(comparison: Any) -> View:
             data["change"]["individuals"],
         )
     )
+    label_a, label_b = _side_label(a), _side_label(b)
     return View(
         data=data,
-        columns=("pcode", "name", f"a: {a['as_of']}", f"b: {b['as_of']}", "change"),
+        columns=("pcode", "name", f"a: {label_a}", f"b: {label_b}", "change"),
         rows=rows,
-        title=f"{a['location']['name']}: {a['as_of']} → {b['as_of']}",
+        title=f"{a['location']['name']}: {label_a} → {label_b}",
         footer=[f"a known at {a['known_at'][:19]}Z; b known at {b['known_at'][:19]}Z"],
     )
+
+
+def _side_label(side: dict[str, Any]) -> str:
+    if "snapshot" in side:
+        return f"{side['snapshot']} ({side['as_of']})"
+    return str(side["as_of"])
 
 
 def series_view(result: Any) -> View:

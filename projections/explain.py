@@ -114,6 +114,8 @@ def arithmetic(figure: Figure) -> str:
         )
     if not terms:
         return "0 (no figures)"
+    if len(terms) == 1 and terms[0][0] == "+":
+        return f"{figure.individuals:,}"
     text = f"{terms[0][1]:,}" if terms[0][0] == "+" else f"-{terms[0][1]:,}"
     for sign, value in terms[1:]:
         text += f" {sign} {value:,}"

@@ -111,7 +111,8 @@ def test_dledger_demo_shows_the_records_as_a_table(sqlite_target: str) -> None:
     assert outcome.code == 0
     lines = outcome.stdout.splitlines()
     assert lines[0].rstrip() == "Mali IDP figures, late 2017 to early 2018 (the running example)"
-    rows = [" ".join(line.replace("│", " ").split()) for line in lines if line.startswith("│")]
+    records = lines[: next(i for i, line in enumerate(lines) if line.startswith("* the release"))]
+    rows = [" ".join(line.replace("│", " ").split()) for line in records if line.startswith("│")]
     assert rows == [
         "2017-10 Mali (MLI) assessment 40,743 IOM news (early 2018)",
         "2017-12 Mali (MLI) assessment 38,172 7,716 IOM news (early 2018)",
@@ -121,7 +122,11 @@ def test_dledger_demo_shows_the_records_as_a_table(sqlite_target: str) -> None:
         "2018-01 Tombouctou (ML06) registration 1,500 IOM news (early 2018) illustrative*",
         "2018-01 Gao (ML07) registration 1,164 IOM news (early 2018) illustrative*",
     ]
-    assert lines[-1].startswith("* the release gives 8,164 registrations")
+    assert lines[len(records)].startswith("* the release gives 8,164 registrations")
+    compared = [" ".join(line.replace("│", " ").split()) for line in lines[len(records) :]]
+    assert "MLI Mali (total) 38,172 46,336 8,164" in compared
+    assert "ML10 Menaka 0 2,500 2,500" in compared
+    assert "├── = 38,172 + 3,000 + 1,500 + 1,164 + 2,500 = 46,336" in lines
 
 
 def test_dledger_demo_refuses_a_named_ledger_that_holds_records(db_target: str) -> None:

@@ -20,7 +20,8 @@ from cli.main import app
 README = Path(__file__).resolve().parents[1] / "README.md"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MASKS = [
-    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"), "<timestamp>"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)"), "<timestamp>"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<hash>"),
     (re.compile(r"/\S*?dledger-demo-[^/\s]+/ledger\.db"), "<demo ledger>"),
 ]
 
