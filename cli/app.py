@@ -22,10 +22,14 @@ class LedgerCommandGroup(TyperGroup):
     """Maps the ledger's errors to one stderr line and exit status 1, for every command."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        from cli.render import UnsupportedFormat
         from ledger.errors import LedgerError
 
         try:
             return super().invoke(ctx)
+        except UnsupportedFormat as error:
+            typer.echo(f"error: {error}", err=True)
+            ctx.exit(EXIT_USAGE)
         except LedgerError as error:
             typer.echo(f"error: {error}", err=True)
             ctx.exit(EXIT_DATA_ERROR)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import figures, read, write  # noqa: F401  (registers the commands)
+from cli import demo, figures, importing, integrity, read, write  # noqa: F401  (registers the commands)
 from cli.app import app
 
 

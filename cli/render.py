@@ -15,6 +15,7 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+    HXL = "hxl"
 
 
 @dataclass
@@ -27,6 +28,12 @@ class View:
     title: str | None = None
     footer: list[str] = field(default_factory=list)
     renderable: Callable[[], Any] | None = None  # a Rich renderable instead of a grid
+    hxl: Sequence[str] = ()  # one HXL hashtag per column, for --format hxl
+    table_skip: Sequence[str] = ()  # columns a table leaves out (its title says them)
+
+
+class UnsupportedFormat(Exception):
+    """A format the command cannot produce (a usage error)."""
 
 
 def cell(value: Any) -> str:
@@ -42,9 +49,13 @@ def cell(value: Any) -> str:
 def render(view: View, fmt: Format) -> None:
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(view.data, ensure_ascii=False, indent=2) + "\n")
-    elif fmt is Format.CSV:
+    elif fmt in (Format.CSV, Format.HXL):
+        if fmt is Format.HXL and len(view.hxl) != len(view.columns):
+            raise UnsupportedFormat("this command has no HXL form; use csv or json")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(view.columns)
+        if fmt is Format.HXL:
+            writer.writerow(view.hxl)
         writer.writerows(["" if v is None else v for v in row] for row in view.rows)
     else:
         render_table(view)
@@ -61,14 +72,12 @@ def render_table(view: View) -> None:
             console.print(line, soft_wrap=True)
         return
     table = Table(title=view.title, title_justify="left", show_lines=False)
-    numeric = [
-        bool(view.rows) and all(isinstance(row[i], int | type(None)) for row in view.rows)
-        for i in range(len(view.columns))
-    ]
-    for name, right in zip(view.columns, numeric, strict=True):
-        table.add_column(name, overflow="fold", justify="right" if right else "left")
+    shown = [i for i, name in enumerate(view.columns) if name not in view.table_skip]
+    for i in shown:
+        right = bool(view.rows) and all(isinstance(row[i], int | None) for row in view.rows)
+        table.add_column(view.columns[i], overflow="fold", justify="right" if right else "left")
     for row in view.rows:
-        table.add_row(*(cell(v) for v in row))
+        table.add_row(*(cell(row[i]) for i in shown))
     console.print(table)
     for line in view.footer:
         console.print(line, soft_wrap=True)

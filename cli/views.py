@@ -48,8 +48,15 @@ def _changes_text(version: RecordVersion) -> str:
     return "; ".join(f"{c.field} {c.old} → {c.new}" for c in version.changes)
 
 
-def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
+def history_view(
+    versions: list[RecordVersion],
+    index: LocationIndex,
+    current_until: dict[int, str | None] | None = None,
+) -> View:
+    """Versions from the events; ``current_until`` (from the figure table) says until when
+    each version was the current one (None: it still is)."""
     first = versions[0]
+    until = current_until or {}
     rows = [
         (
             v.version,
@@ -67,7 +74,9 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
     return View(
         data={
             "record_id": str(first.record_id),
-            "versions": [version_data(v, index) for v in versions],
+            "versions": [
+                version_data(v, index) | {"current_until": until.get(v.version)} for v in versions
+            ],
         },
         columns=(
             "version",
@@ -81,6 +90,17 @@ def history_view(versions: list[RecordVersion], index: LocationIndex) -> View:
             "households",
         ),
         rows=rows,
+        hxl=(
+            "#meta+version",
+            "#date+recorded",
+            "#meta+actor",
+            "#meta+change",
+            "#description+reason",
+            "#date+reported",
+            "#adm+code",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+        ),
         title=f"{first.kind} {first.record_id} (source: {first.source.get('publisher')})",
     )
 
@@ -102,7 +122,21 @@ def totals_view(results: list[Any]) -> View:
     if dicts:
         title = f"IDPs as of {dicts[0]['as_of']}, as known at {dicts[0]['known_at'][:19]}Z"
         footer.append(f"log position {dicts[0]['position']}")
-    return View(data=data, columns=TOTALS_COLUMNS, rows=rows, title=title, footer=footer)
+    return View(
+        data=data,
+        columns=TOTALS_COLUMNS,
+        rows=rows,
+        title=title,
+        footer=footer,
+        hxl=TOTALS_HXL,
+        table_skip=_same_for_all(rows),
+    )
+
+
+def _same_for_all(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
+    """The as_of column always (the title says it); country when there is only one."""
+    countries = {row[1] for row in rows}
+    return ("as_of", "country") if len(countries) <= 1 else ("as_of",)
 
 
 def _version_line(v: dict[str, Any], role: str) -> str:
@@ -219,13 +253,17 @@ def explain_view(explanation: Any) -> View:
 
 
 def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows of one totals object (the contract's JSON shape): breakdown, then the total."""
+    """Rows of one totals object (the contract's JSON shape): breakdown, then the total.
+    ``line`` says what a row is: the breakdown level, ``not disaggregated``, or ``total``."""
     out: list[tuple[Any, ...]] = []
     country = d["location"]["pcode"]
     for r in d.get("rows", []):
+        line = d.get("by") if r["pcode"] is not None else r["name"]
         out.append(
             (
+                d["as_of"],
                 country,
+                line,
                 r["pcode"],
                 r["name"],
                 r["individuals"],
@@ -235,11 +273,14 @@ def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
             )
         )
     t = d["total"]
+    loc = d["location"]
     out.append(
         (
+            d["as_of"],
             country,
-            country,
-            f"{d['location']['name']} (total)",
+            "total",
+            loc["pcode"],
+            loc["name"],
             t["individuals"],
             t["households"],
             t["partial"],
@@ -249,7 +290,28 @@ def _totals_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
-TOTALS_COLUMNS = ("country", "pcode", "name", "individuals", "households", "partial", "notes")
+TOTALS_COLUMNS = (
+    "as_of",
+    "country",
+    "line",
+    "pcode",
+    "name",
+    "individuals",
+    "households",
+    "partial",
+    "notes",
+)
+TOTALS_HXL = (
+    "#date+reported",
+    "#country+code",
+    "#meta+line",
+    "#adm+code",
+    "#adm+name",
+    "#affected+idps+ind",
+    "#affected+idps+hh",
+    "#meta+partial",
+    "#description",
+)
 
 
 def snapshot_view(kept: dict[str, Any]) -> View:
@@ -260,6 +322,8 @@ def snapshot_view(kept: dict[str, Any]) -> View:
     return View(
         data=kept,
         columns=TOTALS_COLUMNS,
+        hxl=TOTALS_HXL,
+        table_skip=_same_for_all(rows),
         rows=rows,
         title=(
             f"snapshot {kept['name']}: as of {kept['as_of']}, known at "
@@ -281,13 +345,20 @@ def compare_view(comparison: Any) -> View:
             data["change"]["individuals"],
         )
     )
+    label_a, label_b = _side_label(a), _side_label(b)
     return View(
         data=data,
-        columns=("pcode", "name", f"a: {a['as_of']}", f"b: {b['as_of']}", "change"),
+        columns=("pcode", "name", f"a: {label_a}", f"b: {label_b}", "change"),
         rows=rows,
-        title=f"{a['location']['name']}: {a['as_of']} → {b['as_of']}",
+        title=f"{a['location']['name']}: {label_a} → {label_b}",
         footer=[f"a known at {a['known_at'][:19]}Z; b known at {b['known_at'][:19]}Z"],
     )
+
+
+def _side_label(side: dict[str, Any]) -> str:
+    if "snapshot" in side:
+        return f"{side['snapshot']} ({side['as_of']})"
+    return str(side["as_of"])
 
 
 def series_view(result: Any) -> View:
@@ -295,16 +366,26 @@ def series_view(result: Any) -> View:
     rows: list[tuple[Any, ...]] = []
     for p in data["points"]:
         for r in p.get("rows", []):
+            line = p.get("by") if r["pcode"] is not None else r["name"]
             rows.append(
-                (p["as_of"], r["pcode"], r["name"], r["individuals"], r["households"], r["partial"])
+                (
+                    p["as_of"],
+                    line,
+                    r["pcode"],
+                    r["name"],
+                    r["individuals"],
+                    r["households"],
+                    r["partial"],
+                )
             )
         loc = data["location"]
         t = p["total"]
         rows.append(
             (
                 p["as_of"],
+                "total",
                 loc["pcode"],
-                f"{loc['name']} (total)",
+                loc["name"],
                 t["individuals"],
                 t["households"],
                 t["partial"],
@@ -312,7 +393,16 @@ def series_view(result: Any) -> View:
         )
     return View(
         data=data,
-        columns=("as_of", "pcode", "name", "individuals", "households", "partial"),
+        columns=("as_of", "line", "pcode", "name", "individuals", "households", "partial"),
+        hxl=(
+            "#date+reported",
+            "#meta+line",
+            "#adm+code",
+            "#adm+name",
+            "#affected+idps+ind",
+            "#affected+idps+hh",
+            "#meta+partial",
+        ),
         rows=rows,
         title=f"IDPs at the end of each {data['every']}, as known at {str(data['known_at'])[:19]}Z",
     )

@@ -17,9 +17,16 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ledger.integrity.links import append_links, chain_table_name, define_chain_table
+
 
 class LedgerRecorder(SQLAlchemyApplicationRecorder):
-    """Application recorder with a bulk insert path and a hook for the hash chain."""
+    """Application recorder with a bulk insert path and the hash chain (ledger.integrity)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chain_table = define_chain_table(chain_table_name(self.events_table_name))
+        self.tables.append(self.chain_table)  # created with the events table
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -96,6 +103,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
 
     def after_insert(self, session: Session, notifications: list[Notification]) -> None:
         """Called inside the write transaction with the events just inserted."""
+        append_links(session, self.chain_table, notifications)
 
 
 def _id_bytes(originator_id: UUID | str) -> bytes:

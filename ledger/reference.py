@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -65,6 +66,12 @@ def _gazetteer_variants() -> Iterator[tuple[str, list[str]]]:
 
 def mali_locations() -> list[Location]:
     """Mali's country, 10 regions and 53 cercles, with French/English variants."""
+    return list(_mali_locations())
+
+
+@functools.cache
+def _mali_locations() -> tuple[Location, ...]:
+    """Parsed once per process: the shipped files do not change (Locations are frozen)."""
     variants = dict(_gazetteer_variants())
     out = []
     for loc in read_pcode_list(reference_path(MALI_PCODES)):
@@ -72,4 +79,4 @@ def mali_locations() -> list[Location]:
         out.append(
             Location(loc.pcode, loc.name, loc.level, loc.parent, tuple(dict.fromkeys(extra)))
         )
-    return out
+    return tuple(out)

@@ -31,12 +31,14 @@ def explain(
     as_of: date,
     known_at: datetime,
     position: int,
+    checkpoint: dict[str, Any],
 ) -> Explanation:
     """Resolve every version and correction behind a figure (needs the open connection)."""
     data: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat(),
         "position": position,
+        "checkpoint": checkpoint,
     }
     data.update(_Deriver(index, facts).node(figure))
     return Explanation(figure, data)
@@ -112,6 +114,8 @@ def arithmetic(figure: Figure) -> str:
         )
     if not terms:
         return "0 (no figures)"
+    if len(terms) == 1 and terms[0][0] == "+":
+        return f"{figure.individuals:,}"
     text = f"{terms[0][1]:,}" if terms[0][0] == "+" else f"-{terms[0][1]:,}"
     for sign, value in terms[1:]:
         text += f" {sign} {value:,}"

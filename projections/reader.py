@@ -54,6 +54,12 @@ class Reader:
             facts = SqlFacts(conn, to_micros(moment.known_at))
             yield FigureRule(facts, self.index, moment.as_of, detail=detail)
 
+    def checkpoint(self) -> dict[str, Any]:
+        """The hash-chain checkpoint of the log position these answers were computed at."""
+        from ledger.chain import at_position
+
+        return at_position(self.ledger, self.position).as_dict()
+
     def countries(self, moment: Moment) -> list[Location]:
         """Countries with any record version known at the moment (all of them if none)."""
         with self.projection.engine.connect() as conn:
@@ -70,6 +76,8 @@ class Reader:
         """One Totals per country (or just the given location)."""
         level = level_number(by) if by else None
         chosen = self.location(location)
+        if level == 0 and chosen is None:
+            level = by = None  # every country is listed anyway: one line each
         places = [chosen] if chosen else self.countries(moment)
         with self._rule(moment) as rule:
             return [self._totals(rule, moment, place, level, by) for place in places]
@@ -99,6 +107,7 @@ class Reader:
                 as_of=moment.as_of,
                 known_at=moment.known_at,
                 position=self.position,
+                checkpoint=self.checkpoint(),
             )
 
 

@@ -104,6 +104,8 @@ class Comparison:
         for key in keys:
             ia = rows_a.get(key, {}).get("individuals", 0)
             ib = rows_b.get(key, {}).get("individuals", 0)
+            if ia == ib == 0 and key[0] is not None:
+                continue  # no figures on either side: nothing to compare
             rows.append({"pcode": key[0], "name": key[1], "a": ia, "b": ib, "change": ib - ia})
         hh = None
         if ta["households"] is not None and tb["households"] is not None:
@@ -116,13 +118,11 @@ class Comparison:
         }
 
 
-def resolve_side(reader: Reader, side: str, location: str | None, by: str | None) -> dict[str, Any]:
-    """A date (computed now, as known now) or a snapshot name (as frozen)."""
+def _as_date(side: str) -> date | None:
     try:
-        day = parse_day(side, what="date")
+        return parse_day(side, what="date")
     except InvalidInput:
-        return snapshot_totals(reader, side, location)
-    return single(reader.totals(Moment(day, utc_now()), location, by), "compare").as_dict()
+        return None
 
 
 def snapshot_totals(reader: Reader, name: str, location: str | None) -> dict[str, Any]:
@@ -133,14 +133,31 @@ def snapshot_totals(reader: Reader, name: str, location: str | None) -> dict[str
         countries = [c for c in countries if c["location"]["pcode"] == pcode]
     if len(countries) != 1:
         raise LedgerError(f"snapshot {name!r} does not hold exactly one matching location")
-    result: dict[str, Any] = countries[0]
+    result: dict[str, Any] = dict(countries[0], snapshot=name)
     return result
 
 
 def compare(
     reader: Reader, a: str, b: str, location: str | None = None, by: str | None = None
 ) -> Comparison:
-    return Comparison(resolve_side(reader, a, location, by), resolve_side(reader, b, location, by))
+    """Two dates (computed now, as known now) or snapshot names (as frozen). A date side
+    takes a snapshot side's location and breakdown, so that the rows line up."""
+    kept = {side: reader.ledger.named_snapshot(side) for side in (a, b) if _as_date(side) is None}
+    for name, snapshot in kept.items():
+        if by is not None and snapshot.by != by:
+            raise InvalidInput(
+                f"snapshot {name!r} was kept with --by {snapshot.by or '(none)'}, not --by {by}"
+            )
+        by = snapshot.by
+        location = location or snapshot.location
+
+    def side(text: str) -> dict[str, Any]:
+        day = _as_date(text)
+        if day is None:
+            return snapshot_totals(reader, text, location)
+        return single(reader.totals(Moment(day, utc_now()), location, by), "compare").as_dict()
+
+    return Comparison(side(a), side(b))
 
 
 def keep_snapshot(
@@ -153,7 +170,7 @@ def keep_snapshot(
 ) -> dict[str, Any]:
     moment = Moment.parse(as_of, known_at)
     results = [t.as_dict() for t in reader.totals(moment, location, by)]
-    result = (
+    result: dict[str, Any] = (
         results[0]
         if len(results) == 1
         else {
@@ -162,6 +179,7 @@ def keep_snapshot(
             "countries": results,
         }
     )
+    result["checkpoint"] = reader.checkpoint()
     reader.ledger.keep_snapshot(
         name=name,
         as_of=moment.as_of.isoformat(),

@@ -184,8 +184,8 @@ def test_series_gives_each_month_end(cli: Cli, mali: dict[str, str]) -> None:
         ("2018-02-28", 46336),
     ]
     csv_out = cli("series", "--from", "2017-12", "--to", "2018-01", "--format", "csv")
-    assert csv_out.splitlines()[0] == "as_of,pcode,name,individuals,households,partial"
-    assert csv_out.splitlines()[1] == "2017-12-31,MLI,Mali (total),38172,7716,False"
+    assert csv_out.splitlines()[0] == "as_of,line,pcode,name,individuals,households,partial"
+    assert csv_out.splitlines()[1] == "2017-12-31,total,MLI,Mali,38172,7716,False"
 
 
 def test_a_snapshot_is_frozen_and_comparable(cli: Cli, mali: dict[str, str]) -> None:
@@ -231,3 +231,69 @@ def test_rebuild_gives_the_same_figure_table(cli: Cli, mali: dict[str, str]) -> 
     assert {k: v for k, v in before.items() if k != "known_at"} == {
         k: v for k, v in after.items() if k != "known_at"
     }
+
+
+def test_history_shows_until_when_each_version_was_current(cli: Cli, mali: dict[str, str]) -> None:
+    cli("correct", mali["gao"], "--individuals", "1000", "--reason", "double count")
+    versions = cli.json("history", mali["gao"])["versions"]
+    assert versions[0]["current_until"] == versions[1]["recorded_at"]
+    assert versions[1]["current_until"] is None
+    assert versions[1]["changes"] == [{"field": "individuals", "old": 1200, "new": 1000}]
+
+
+def _hxl_rows(text: str) -> list[Any]:
+    import io
+
+    import hxl
+
+    with hxl.input.make_input(io.BytesIO(text.encode())) as source:
+        return list(hxl.data(source))
+
+
+def test_totals_as_hxl_read_back_by_libhxl_with_the_same_numbers(
+    cli: Cli, mali: dict[str, str]
+) -> None:
+    data = cli.json("totals", "--as-of", "2018-02-28", "--by", "admin1")
+    rows = _hxl_rows(cli("totals", "--as-of", "2018-02-28", "--by", "admin1", "-f", "hxl"))
+    by_line = {(r.get("#meta+line"), r.get("#adm+code") or ""): r for r in rows}
+    total = by_line[("total", "MLI")]
+    assert int(total.get("#affected+idps+ind")) == data["total"]["individuals"] == 46336
+    for expected in data["rows"]:
+        line = "admin1" if expected["pcode"] else "not disaggregated"
+        got = by_line[(line, expected["pcode"] or "")]
+        assert int(got.get("#affected+idps+ind")) == expected["individuals"]
+        assert got.get("#adm+name") == expected["name"]
+
+
+def test_series_and_history_as_hxl_read_back_by_libhxl(cli: Cli, mali: dict[str, str]) -> None:
+    rows = _hxl_rows(cli("series", "--from", "2017-10", "--to", "2018-01", "-f", "hxl"))
+    assert [(r.get("#date+reported"), int(r.get("#affected+idps+ind"))) for r in rows] == [
+        ("2017-10-31", 40743),
+        ("2017-11-30", 40743),
+        ("2017-12-31", 38172),
+        ("2018-01-31", 46336),
+    ]
+    cli("correct", mali["gao"], "--individuals", "1000", "--reason", "double count")
+    rows = _hxl_rows(cli("history", mali["gao"], "-f", "hxl"))
+    assert [int(r.get("#affected+idps+ind")) for r in rows] == [1200, 1000]
+    assert rows[1].get("#description+reason") == "double count"
+
+
+def test_a_command_without_an_hxl_form_says_so_as_a_usage_error(
+    cli: Cli, mali: dict[str, str]
+) -> None:
+    assert cli("explain", "Mali", "-f", "hxl", code=2) == (
+        "error: this command has no HXL form; use csv or json\n"
+    )
+
+
+def test_explain_and_snapshots_carry_the_chain_checkpoint_they_rest_on(
+    cli: Cli, mali: dict[str, str]
+) -> None:
+    verified = cli.json("verify")
+    data = cli.json("explain", "Mali", "--as-of", "2018-02-28")
+    assert data["checkpoint"]["position"] == verified["events_checked"]
+    assert data["checkpoint"]["head_hash"] == verified["head"]["head_hash"]
+    cli("snapshot", "create", "feb", "--as-of", "2018-02-28")
+    kept = cli.json("snapshot", "show", "feb")
+    assert kept["result"]["checkpoint"] == data["checkpoint"]

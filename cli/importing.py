@@ -1,0 +1,200 @@
+"""File commands: `import`, `locations import`, `export records`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from cli.app import app, note, state
+from cli.read import locations_app
+
+if TYPE_CHECKING:
+    from ledger.importing import ImportRefused, Planned
+
+SHOWN_ERRORS = 20
+INPUT_FORMATS = ("hxl", "dtm-json", "csv")
+OUTPUT_FORMATS = ("table", "json")
+
+export_app = typer.Typer(help="Write the ledger's contents to files.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+def _formats(fmt: str | None, input_format: str | None) -> tuple[str | None, str]:
+    """`--format` names the input format (hxl|dtm-json|csv) or the output (table|json)."""
+    chosen = (fmt or "").strip().lower()
+    if chosen and chosen not in INPUT_FORMATS + OUTPUT_FORMATS:
+        raise typer.BadParameter(
+            f"{fmt!r} is not one of {', '.join(INPUT_FORMATS + OUTPUT_FORMATS)}",
+            param_hint="--format",
+        )
+    source = input_format or (chosen if chosen in INPUT_FORMATS else None)
+    if source is not None and source not in INPUT_FORMATS:
+        raise typer.BadParameter(
+            f"{source!r} is not one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
+        )
+    return source, "json" if chosen == "json" else "table"
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], None] | None]:
+    """A Rich bar (rows and rate) on a terminal; plain lines with DLEDGER_PROGRESS=lines."""
+    if os.environ.get("DLEDGER_PROGRESS") == "lines":
+        yield lambda phase, n: note(f"{phase}: {n} rows")
+        return
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tick(phase: str, n: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=None, rate="")
+            task = tasks[phase]
+            bar.update(task, completed=n)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
+
+        yield tick
+
+
+def _refused(error: ImportRefused, output: str) -> NoReturn:
+    if output == "json":
+        typer.echo(json.dumps({"errors": [e.as_dict() for e in error.errors]}, ensure_ascii=False))
+    note(f"error: {error}")
+    if output != "json":
+        for problem in error.errors[:SHOWN_ERRORS]:
+            note(f"  {problem}")
+        if len(error.errors) > SHOWN_ERRORS:
+            note(f"  … and {len(error.errors) - SHOWN_ERRORS} more (--format json lists all)")
+    raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="HXL CSV, DTM API JSON or plain CSV.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Input format (hxl|dtm-json|csv; detected when absent) "
+            "or output format (table|json).",
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="Input format, when --format is used for the output."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Publisher for rows that name none.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows; needs --rejects.")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Where --skip-invalid writes the rejected rows."),
+    ] = None,
+    retract_missing: Annotated[
+        bool,
+        typer.Option(
+            "--retract-missing", help="Retract records of this source absent from the file."
+        ),
+    ] = False,
+) -> None:
+    """Import figures from a file: all-or-nothing, idempotent, revisions become corrections."""
+    from ledger.importing import FileFormat, ImportOptions, ImportRefused, import_file
+
+    chosen, output = _formats(fmt, input_format)
+    if skip_invalid != (rejects is not None):
+        raise typer.BadParameter(
+            "--skip-invalid and --rejects FILE go together", param_hint="--skip-invalid/--rejects"
+        )
+    options = ImportOptions(
+        fmt=None if chosen is None else FileFormat(chosen),
+        source=source,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        retract_missing=retract_missing,
+    )
+    plan: list[Planned] = []
+
+    def on_plan(item: Planned) -> None:
+        if dry_run and output == "json":
+            plan.append(item)
+        elif dry_run:
+            typer.echo(str(item))
+        elif item.action in ("missing", "retract"):
+            note(str(item))
+
+    ledger = state(ctx).ledger()
+    try:
+        with _progress() as tick:
+            report = import_file(ledger, file, options, on_plan=on_plan, progress=tick)
+    except ImportRefused as error:
+        _refused(error, output)
+    if output == "json":
+        data = report.as_dict()
+        if dry_run:
+            data["plan"] = [p.as_dict() for p in plan]
+        typer.echo(json.dumps(data, ensure_ascii=False))
+    note(report.summary())
+    if report.rejected and rejects is not None:
+        note(f"{report.rejected} rejected row(s) written to {rejects}")
+    if report.count("missing"):
+        note("records above are missing from this file; --retract-missing retracts them")
+
+
+@locations_app.command("import")
+def locations_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="An OCHA-style HXL p-code list.")],
+) -> None:
+    """Register the locations of a p-code list (new names of known p-codes become variants)."""
+    from ledger.reference import read_pcode_list
+
+    locations = read_pcode_list(file)
+    added = state(ctx).ledger().register_locations(locations, source=f"p-code list {file.name}")
+    note(f"{file.name}: {len(locations)} locations read, {len(added)} new or changed")
+
+
+@export_app.command("records")
+def export_records(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default stdout).")
+    ] = None,
+) -> None:
+    """Every current record with its provenance, as HXL CSV that `import` reads back."""
+    from ledger.importing.export import export_records as write_records
+
+    ledger = state(ctx).ledger()
+    if out is None:
+        count = write_records(ledger, sys.stdout)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            count = write_records(ledger, handle)
+    note(f"{count} records exported")

@@ -1,0 +1,155 @@
+"""Pass 2 decisions: for each stock, is it a new record, a correction, or unchanged?
+
+Existing records for a whole batch of deterministic ids are read in one query on the
+events table (inside the import's transaction when there is one) and replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from sqlalchemy import select
+
+from ledger.application import Ledger
+from ledger.errors import NothingToChange
+from ledger.importing.identity import record_id_for, scope_from_key
+from ledger.importing.staging import StagingArea, Stock
+from ledger.inputs import Correction, NewFigure, validated
+from ledger.records import FigureRecord
+
+RECORDED_TOPIC = get_topic(FigureRecord.Recorded)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One thing an import does (or, with --dry-run, would do) to one record."""
+
+    action: str  # new | correct | unchanged | retracted-earlier | superseded | missing | retract
+    record_id: UUID
+    kind: str
+    pcode: str
+    date: str
+    individuals: int
+    households: int | None
+    rows: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "record_id": str(self.record_id),
+            "kind": self.kind,
+            "location": self.pcode,
+            "date": self.date,
+            "individuals": self.individuals,
+            "households": self.households,
+            "rows": self.rows,
+            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.changes.items()},
+        }
+
+    def __str__(self) -> str:
+        what = f"{self.kind} {self.pcode} {self.date} {self.individuals}"
+        if self.changes:
+            what += " (" + ", ".join(f"{k} {o} → {n}" for k, (o, n) in self.changes.items()) + ")"
+        return f"{self.action:<17} {self.record_id} {what} [{self.rows}]"
+
+
+def stock_id(stock: Stock) -> UUID:
+    if stock.record_id is not None:
+        return stock.record_id
+    if stock.import_key is None:  # pragma: no cover - staging always sets one or the other
+        raise ValueError("a stock without an id or an import key")
+    return record_id_for(stock.import_key)
+
+
+def load_records(ledger: Ledger, ids: list[UUID]) -> dict[UUID, FigureRecord]:
+    """The current state of those of ``ids`` that exist, read with one query."""
+    if not ids:
+        return {}
+    table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    query = (
+        select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+        .where(table.c.originator_id.in_(ids))
+        .order_by(table.c.originator_id, table.c.originator_version)
+    )
+    with ledger.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        rows = session.execute(query).all()
+    records: dict[UUID, Any] = {}
+    for row in rows:
+        event = ledger.mapper.to_domain_event(StoredEvent(*row))
+        records[row[0]] = event.mutate(records.get(row[0]))  # type: ignore[attr-defined]
+    return {k: v for k, v in records.items() if isinstance(v, FigureRecord)}
+
+
+def decide(
+    ledger: Ledger, stock: Stock, existing: FigureRecord | None, file_name: str
+) -> tuple[Planned, FigureRecord | None]:
+    """What the stock does to the ledger, and the aggregate to save (None: nothing)."""
+    figure = validated(
+        NewFigure,
+        **{**stock.figure, "individuals": stock.individuals, "households": stock.households},
+    )
+    rid = stock_id(stock)
+    base = Planned(
+        "new",
+        rid,
+        figure.kind.value,
+        figure.pcode,
+        str(figure.date),
+        figure.individuals,
+        figure.households,
+        stock.rows_text,
+    )
+    if existing is None:
+        record = FigureRecord.from_input(figure, ledger.actor, rid, stock.import_key)
+        return base, record
+    if existing.retracted is not None:
+        return replace(base, action="retracted-earlier"), None
+    correction = Correction(
+        individuals=figure.individuals,
+        households=figure.households,
+        households_unknown=figure.households is None,
+        date=figure.date,
+        pcode=figure.pcode,
+        reason=f"revised by {file_name}, {stock.rows_text}",
+        citation=f"{file_name} {stock.rows_text}",
+    )
+    try:
+        changes = existing.changes_for(correction)
+    except NothingToChange:
+        return replace(base, action="unchanged"), None
+    old = {k: getattr(existing, k) for k in changes}
+    existing.correct(correction, ledger.actor)
+    return replace(
+        base, action="correct", changes={k: (old[k], v) for k, v in changes.items()}
+    ), existing
+
+
+def missing_records(
+    ledger: Ledger, scopes: set[str], staging: StagingArea, page: int = 1000
+) -> Iterator[FigureRecord]:
+    """Current records imported earlier from one of ``scopes`` that this file no longer has."""
+    start: int | None = None
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start, page, topics=[RECORDED_TOPIC], inclusive_of_start=start is None
+        )
+        if not notifications:
+            return
+        candidates: list[str] = []
+        for notification in notifications:
+            event = ledger.mapper.to_domain_event(notification)
+            key = getattr(event, "import_key", None)
+            if key and scope_from_key(key) in scopes:
+                candidates.append(str(event.originator_id))
+        if candidates:
+            unseen = sorted(staging.unseen(candidates))
+            for record in load_records(ledger, [UUID(i) for i in unseen]).values():
+                if record.retracted is None:
+                    yield record
+        start = notifications[-1].id

@@ -1,0 +1,304 @@
+"""Reading import files: HXL-tagged CSV, DTM API v3 JSON and plain CSV become ``SourceRow``s.
+
+Every reader streams: it yields one row at a time with its line number in the file
+(the header is line 1) and its original cells, so rejected rows can be written back.
+Each reader maps its columns onto one vocabulary of canonical field names.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InvalidInput
+
+
+class FileFormat(StrEnum):
+    HXL = "hxl"
+    DTM_JSON = "dtm-json"
+    CSV = "csv"
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One row of an import file: canonical field → text, and the original cells."""
+
+    line: int
+    values: dict[str, str]
+    raw: tuple[str, ...]
+
+
+# Plain CSV: the `record` command's option names (and `record_id`/`import_key` from exports).
+PLAIN_COLUMNS = {
+    "kind": "kind",
+    "location": "location",
+    "date": "date",
+    "individuals": "individuals",
+    "households": "households",
+    "source": "publisher",
+    "report": "report",
+    "source_url": "source_url",
+    "published_on": "published_on",
+    "round": "round",
+    "origin": "origin",
+    "cause": "cause",
+    "note": "note",
+    "record_id": "record_id",
+    "import_key": "import_key",
+    "assessment_type": "assessment_type",
+    "operation": "operation",
+}
+
+DTM_JSON_FIELDS = {
+    "operation": "operation",
+    "admin0Name": "country_name",
+    "admin0Pcode": "country_code",
+    "admin1Name": "adm1_name",
+    "admin1Pcode": "adm1_code",
+    "admin2Name": "adm2_name",
+    "admin2Pcode": "adm2_code",
+    "adminLevel": "admin_level",
+    "numPresentIdpInd": "individuals",
+    "reportingDate": "date",
+    "roundNumber": "round",
+    "displacementReason": "cause",
+    "idpOriginAdmin1Pcode": "origin",
+    "idpOriginAdmin1Name": "origin_name",
+    "assessmentType": "assessment_type",
+}
+
+_META = {
+    "source": "publisher",
+    "url": "source_url",
+    "report": "report",
+    "id": "record_id",
+    "key": "import_key",
+    "note": "note",
+}
+
+
+def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
+    """The canonical field an HXL hashtag+attributes column feeds, or None to ignore it."""
+    a = set(attributes)
+    name = tag.lstrip("#").lower()
+    if "origin" in a:
+        if name in ("adm1", "adm2", "adm3", "loc", "country") and "code" in a:
+            return "origin"
+        return "origin_name" if "name" in a else None
+    if name in ("country", "adm1", "adm2", "adm3"):
+        if "code" in a:
+            return f"{name}_code"
+        if "name" in a:
+            return f"{name}_name"
+        return None
+    if name == "adm" and "level" in a:
+        return "admin_level"
+    if name == "affected" and "idps" in a:
+        rest = a - {"idps"}
+        if rest <= {"ind", "i", "total"}:
+            return "individuals"
+        return "households" if rest in ({"hh"}, {"households"}) else None
+    if name == "date":
+        if not a or a == {"reported"}:
+            return "date"
+        return "published_on" if a == {"published"} else None
+    simple = {
+        "round": "round",
+        "cause": "cause",
+        "assessment": "assessment_type",
+        "operation": "operation",
+        "indicator": "kind",
+        "description": "note",
+    }
+    if name in simple:
+        return simple[name]
+    if name == "meta":
+        for attribute, field in _META.items():
+            if attribute in a:
+                return field
+    return None
+
+
+class TableReader:
+    """A streaming reader: ``header`` lines for a reject file, ``columns`` canonical → label."""
+
+    def __init__(
+        self,
+        header: list[list[str]],
+        columns: dict[str, str],
+        rows: Iterator[SourceRow],
+        closing: list[Callable[[], Any]],
+    ) -> None:
+        self.header = header
+        self.columns = columns
+        self.rows = rows
+        self._closing = closing
+
+    def close(self) -> None:
+        for close in self._closing:
+            close()
+
+    def __enter__(self) -> TableReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def detect_format(path: Path) -> FileFormat:
+    """JSON if it starts with ``{``; HXL if a hashtag row is among the first 25 lines; else CSV."""
+    with path.open("rb") as handle:
+        head = handle.read(65536).decode("utf-8-sig", errors="replace")
+    if head.lstrip().startswith(("{", "[")):
+        return FileFormat.DTM_JSON
+    for cells in csv.reader(io.StringIO("\n".join(head.splitlines()[:25]))):
+        tagged = [c for c in cells if c.strip()]
+        if tagged and sum(c.strip().startswith("#") for c in tagged) * 2 >= len(tagged):
+            return FileFormat.HXL
+    return FileFormat.CSV
+
+
+def open_rows(path: Path, fmt: FileFormat) -> TableReader:
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    if fmt is FileFormat.HXL:
+        return _hxl(path)
+    if fmt is FileFormat.DTM_JSON:
+        return _dtm_json(path)
+    return _plain_csv(path)
+
+
+def _plain_csv(path: Path) -> TableReader:
+    handle = path.open(encoding="utf-8-sig", newline="")
+    reader = csv.reader(handle)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as error:
+        handle.close()
+        raise InvalidInput(f"{path.name} line 1: unreadable ({error})") from None
+    if not header:
+        handle.close()
+        raise InvalidInput(f"{path.name}: the file is empty")
+    names = [h.strip().lower().replace("-", "_") for h in header]
+    columns: dict[str, str] = {}
+    position: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in PLAIN_COLUMNS and PLAIN_COLUMNS[name] not in columns:
+            columns[PLAIN_COLUMNS[name]] = header[i]
+            position[PLAIN_COLUMNS[name]] = i
+    unknown = [h for h, n in zip(header, names, strict=True) if n and n not in PLAIN_COLUMNS]
+    if unknown:
+        handle.close()
+        raise InvalidInput(
+            f"{path.name}: unknown column(s) {', '.join(unknown)}; expected the `record` "
+            f"options ({', '.join(PLAIN_COLUMNS)}) or an HXL hashtag row"
+        )
+
+    def rows() -> Iterator[SourceRow]:
+        last = reader.line_num
+        try:
+            for cells in reader:
+                line, last = last + 1, reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                values = {
+                    f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
+                }
+                if len(cells) > len(header):
+                    values["__extra__"] = ",".join(cells[len(header) :])
+                yield SourceRow(line, values, tuple(cells))
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise InvalidInput(
+                f"{path.name} after line {last}: unreadable ({error}); nothing was written"
+            ) from None
+
+    return TableReader([header], columns, rows(), [handle.close])
+
+
+def _hxl(path: Path) -> TableReader:
+    import hxl  # libhxl costs ~140 ms to import; only imports need it
+
+    handle = path.open("rb")
+    try:
+        source = hxl.input.make_input(handle)
+        dataset = hxl.data(source)
+        columns_list = dataset.columns
+    except (hxl.HXLException, OSError, UnicodeDecodeError, csv.Error) as error:
+        handle.close()
+        raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
+    columns: dict[str, str] = {}
+    position: dict[str, int] = {}
+    for i, column in enumerate(columns_list):
+        if not column.tag:
+            continue
+        field = hxl_field(column.tag, frozenset(column.attributes))
+        if field is not None and field not in columns:
+            columns[field] = column.display_tag
+            position[field] = i
+    headers = list(dataset.headers)
+    header = ([headers] if any(h for h in headers) else []) + [list(dataset.display_tags)]
+
+    def rows() -> Iterator[SourceRow]:
+        try:
+            for row in dataset:
+                cells = ["" if v is None else str(v) for v in row.values]
+                if not any(c.strip() for c in cells):
+                    continue
+                values = {
+                    f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
+                }
+                yield SourceRow(row.source_row_number + 1, values, tuple(cells))
+        except (hxl.HXLException, csv.Error, UnicodeDecodeError) as error:
+            raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
+
+    return TableReader(
+        header, columns, rows(), [lambda: source.__exit__(None, None, None), handle.close]
+    )
+
+
+def _dtm_json(path: Path) -> TableReader:
+    """``{"result": [...]}``: the text is held, but each record is decoded one at a time."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"{path.name}: cannot read ({error})") from None
+    start = text.find('"result"')
+    bracket = text.find("[", start) if start >= 0 else -1
+    if bracket < 0:
+        raise InvalidInput(f'{path.name}: not a DTM API response (no "result" list)')
+    columns = {field: name for name, field in DTM_JSON_FIELDS.items()}
+    header = [list(DTM_JSON_FIELDS)]
+    decoder = json.JSONDecoder()
+
+    def rows() -> Iterator[SourceRow]:
+        position, line, counted = bracket + 1, 1, 0
+        while True:
+            while position < len(text) and text[position] in " \t\r\n,":
+                position += 1
+            if position >= len(text):
+                raise InvalidInput(f"{path.name}: the result list is not closed")
+            if text[position] == "]":
+                return
+            line += text.count("\n", counted, position)
+            counted = position
+            try:
+                item, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as error:
+                raise InvalidInput(f"{path.name} line {error.lineno}: {error.msg}") from None
+            if not isinstance(item, dict):
+                raise InvalidInput(f"{path.name} line {line}: a result item is not an object")
+            values = {
+                field: "" if item.get(name) is None else str(item[name]).strip()
+                for name, field in DTM_JSON_FIELDS.items()
+                if name in item
+            }
+            raw = tuple("" if item.get(n) is None else str(item[n]) for n in DTM_JSON_FIELDS)
+            yield SourceRow(line, values, raw)
+
+    return TableReader(header, columns, rows(), [])

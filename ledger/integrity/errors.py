@@ -1,0 +1,25 @@
+"""Integrity errors: each a one-line LedgerError naming what is wrong."""
+
+from __future__ import annotations
+
+from ledger.errors import LedgerError
+
+
+class ChainBroken(LedgerError):
+    """The log does not match its hash chain (or a checkpoint); the message names where."""
+
+
+class NoChain(LedgerError):
+    """The ledger has no chain table (created before tamper evidence existed)."""
+
+
+class InvalidCheckpoint(LedgerError):
+    """A checkpoint file that does not follow the documented format."""
+
+
+class SignatureRejected(LedgerError):
+    """A checkpoint signature that is missing, forged, or made with another key."""
+
+
+class KeyFileProblem(LedgerError):
+    """A key file that cannot be read, parsed or written."""
