@@ -4,13 +4,13 @@
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test test-slow lint clean
+.PHONY: demo test test-slow lint bench clean
 
 demo: $(VENV)/.installed  ## load the running example into a fresh SQLite ledger and show it
 	$(VENV)/bin/dledger demo
 
-test: $(VENV)/.installed-dev  ## the fast test suite (SQLite and PostgreSQL)
-	$(PYTHON) -m pytest
+test: $(VENV)/.installed-dev  ## the fast test suite (SQLite and PostgreSQL), one worker per core
+	$(PYTHON) -m pytest -n auto
 
 test-slow: $(VENV)/.installed-dev  ## only the tests marked slow
 	$(PYTHON) -m pytest -m slow
@@ -19,6 +19,9 @@ lint: $(VENV)/.installed-dev  ## ruff check, ruff format --check, mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict -p ledger -p projections -p cli
+
+bench: $(VENV)/.installed-dev  ## benchmarks into docs/benchmarks.md (SIZES=1M, BACKENDS=sqlite for more)
+	$(PYTHON) -m bench.run --sizes $(or $(SIZES),100k) --backends $(or $(BACKENDS),sqlite,postgresql)
 
 clean:  ## remove the virtual environment and caches (never a ledger)
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -151,7 +151,9 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-snapshot_app = typer.Typer(help="Named, frozen results that later corrections do not change.")
+snapshot_app = typer.Typer(
+    help="Named, frozen results that later corrections do not change.", rich_markup_mode=None
+)
 app.add_typer(snapshot_app, name="snapshot")
 
 

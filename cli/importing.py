@@ -22,7 +22,9 @@ SHOWN_ERRORS = 20
 INPUT_FORMATS = ("hxl", "dtm-json", "csv")
 OUTPUT_FORMATS = ("table", "json")
 
-export_app = typer.Typer(help="Write the ledger's contents to files.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Write the ledger's contents to files.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(export_app, name="export")
 
 

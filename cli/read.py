@@ -30,6 +30,7 @@ class QueryOrSubcommand(TyperGroup):
 locations_app = typer.Typer(
     cls=QueryOrSubcommand,
     help="List or search locations; `locations import FILE` adds a p-code list.",
+    rich_markup_mode=None,
     invoke_without_command=True,
     no_args_is_help=False,
     # a group stops parsing options at its first argument: without this,

@@ -77,6 +77,9 @@ def engine_of(ledger: Ledger) -> Engine:
     return engine
 
 
+_SEEDED = select(positions.c.position).where(positions.c.view == VIEW_FIGURES)
+
+
 def ensure_tables(engine: Engine) -> None:
     """Create the read-model tables and the tracking row (position 0) if missing.
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from ledger.storage import close_ledger, open_ledger
 
 
 class Cli:
@@ -34,55 +35,43 @@ def cli(db_target: str) -> Cli:
 
 @pytest.fixture
 def mali(cli: Cli) -> dict[str, str]:
-    """The running example (the registrations' regional split is illustrative)."""
-    ids = {}
-    ids["oct"] = cli(
-        "record",
-        "assessment",
-        "--location",
-        "Mali",
-        "--date",
-        "2017-10",
-        "--individuals",
-        "40743",
-        "--source",
-        "IOM DTM",
-    ).strip()
-    ids["dec"] = cli(
-        "record",
-        "assessment",
-        "--location",
-        "MLI",
-        "--date",
-        "2017-12",
-        "--individuals",
-        "38172",
-        "--households",
-        "7716",
-        "--source",
-        "IOM DTM",
-        "--report",
-        "DTM report Dec 2017 (DNDS)",
-    ).strip()
-    for name, place, n in [
-        ("mopti", "Mopti", "2000"),
-        ("menaka", "Ménaka", "3164"),
-        ("tbk", "Timbuktu", "1800"),
-        ("gao", "Gao", "1200"),
-    ]:
-        ids[name] = cli(
-            "record",
-            "registration",
-            "--location",
-            place,
-            "--date",
-            "2018-01",
-            "--individuals",
-            n,
-            "--source",
-            "IOM DTM",
-        ).strip()
-    return ids
+    """The running example (the registrations' regional split is illustrative), recorded
+    through the application (the record command itself is tested in test_cli_write)."""
+    ledger = open_ledger(cli.db, actor="analyst")
+    try:
+        ids = {
+            "oct": ledger.record(
+                kind="assessment",
+                location="Mali",
+                date="2017-10",
+                individuals="40743",
+                source={"publisher": "IOM DTM"},
+            ),
+            "dec": ledger.record(
+                kind="assessment",
+                location="MLI",
+                date="2017-12",
+                individuals="38172",
+                households="7716",
+                source={"publisher": "IOM DTM", "report": "DTM report Dec 2017 (DNDS)"},
+            ),
+        }
+        for name, place, n in [
+            ("mopti", "Mopti", "2000"),
+            ("menaka", "Ménaka", "3164"),
+            ("tbk", "Timbuktu", "1800"),
+            ("gao", "Gao", "1200"),
+        ]:
+            ids[name] = ledger.record(
+                kind="registration",
+                location=place,
+                date="2018-01",
+                individuals=n,
+                source={"publisher": "IOM DTM"},
+            )
+    finally:
+        close_ledger(ledger)
+    return {name: str(written.record_id) for name, written in ids.items()}
 
 
 def total(cli: Cli, *args: str) -> int:

@@ -135,7 +135,7 @@ def test_a_killed_import_leaves_the_ledger_as_before(tmp_path: Path) -> None:
     db = str(tmp_path / "ledger.db")
     cli(db, "init")
     rows = [
-        dtm_row(i + 1, level=2, adm2=f"TST01{i:04d}", round_=r) for r in (1, 2) for i in range(6000)
+        dtm_row(i + 1, level=2, adm2=f"TST01{i:04d}", round_=r) for r in (1, 2) for i in range(2500)
     ]
     path = write_dtm_hxl(tmp_path / "big.csv", rows)
     before = events(db)
@@ -150,14 +150,14 @@ def test_a_killed_import_leaves_the_ledger_as_before(tmp_path: Path) -> None:
         seen = []
         for line in process.stderr:
             seen.append(line)
-            if line.startswith("writing: ") and int(line.split()[1]) >= 4000:
+            if line.startswith("writing: ") and int(line.split()[1]) >= 2000:
                 process.send_signal(signal.SIGKILL)
                 break
         process.wait()
     assert process.returncode == -signal.SIGKILL, seen
     assert events(db) == before
     code, _, err = cli(db, "import", str(path))
-    assert code == 0 and "12000 new" in err
+    assert code == 0 and "5000 new" in err
 
 
 @st.composite

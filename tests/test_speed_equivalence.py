@@ -198,12 +198,12 @@ def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
 
     reader = Reader(generated)
     duck = DuckTotals(reader.projection.engine, reader.index)
-    countries = [c.pcode for c in reader.index.countries()][:4]
+    countries = [c.pcode for c in reader.index.countries()][:3]
     span = RECORDING_END - RECORDING_START
     checked = 0
-    for i in range(8):
-        as_of = date(2010, 6, 30) + timedelta(days=500 * i)
-        known_at = RECORDING_START + span * ((i + 1) / 8) if i % 3 else datetime.now(UTC)
+    for i in range(6):
+        as_of = date(2010, 6, 30) + timedelta(days=650 * i)
+        known_at = RECORDING_START + span * ((i + 1) / 6) if i % 3 else datetime.now(UTC)
         moment = Moment(as_of, known_at)
         for country in countries:
             (totals,) = reader.totals(moment, country, "admin1")
@@ -211,7 +211,7 @@ def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
             ours.update({r.pcode: r.individuals for r in totals.rows or () if r.pcode})
             assert ours == duck.totals(to_micros(known_at), as_of, country), (moment, country)
             checked += sum(1 for v in ours.values() if v)
-    assert checked > 20  # the comparison is not all zeros
+    assert checked > 12  # the comparison is not all zeros
 
 
 def test_explain_agrees_with_totals_on_generated_data(generated: Ledger) -> None:
