@@ -27,6 +27,9 @@ FIELD_LABELS = {
     "date": "date",
     "publisher": "source",
     "reason": "reason",
+    "source.published_on": "publication date",
+    "published_on": "publication date",
+    "source.publisher": "source",
 }
 
 
@@ -107,7 +110,10 @@ class Source(BaseModel):
         text = _text(value)
         if text is None:
             return None
-        return str(check_figure_date(FigureDate.parse(text, what="publication date")))
+        try:
+            return str(check_figure_date(FigureDate.parse(text, what="publication date")))
+        except ValueError as error:  # "date 2999 is in the future", in the option's words
+            raise ValueError(f"publication {error}") from None
 
 
 class NewFigure(BaseModel):
@@ -221,8 +227,13 @@ def one_line(error: ValidationError) -> str:
     message = str(first.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
     location = ".".join(str(p) for p in first.get("loc", ()))
-    if location and not any(label in message for label in (location, "source", "KIND")):
-        message = f"{FIELD_LABELS.get(location, location)}: {message}"
+    label = FIELD_LABELS.get(location, location)
+    if (
+        location
+        and label not in message
+        and not any(known in message for known in ("source", "KIND"))
+    ):
+        message = f"{label}: {message}"
     return message
 
 

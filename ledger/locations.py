@@ -252,6 +252,11 @@ class LocationIndex:
         """Locations whose p-code, name or variant contains the query (all when None)."""
         if not query:
             return sorted(self.by_pcode.values(), key=lambda x: x.pcode)
+        if "/" in query:  # Parent/Name names one location (or none)
+            try:
+                return [self.resolve(query).location]
+            except (UnknownLocation, AmbiguousLocation):
+                return []
         needle = normalise(query)
         found = [
             loc

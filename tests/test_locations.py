@@ -133,3 +133,12 @@ def test_a_conflicting_hierarchy_is_refused() -> None:
     gazetteer.register(mali_locations(), source="shipped", actor="tester")
     with pytest.raises(InvalidInput, match="already registered as Mopti"):
         gazetteer.register([Location("ML05", "Mopti", 2, "ML07")], "import", "tester")
+
+
+def test_searching_a_qualified_name_finds_that_one_location() -> None:
+    from ledger.locations import LocationIndex
+    from ledger.reference import mali_locations
+
+    index = LocationIndex(mali_locations())
+    assert [loc.pcode for loc in index.search("Mopti/Mopti")] == ["ML0506"]
+    assert index.search("Mopti/Nowhere") == []

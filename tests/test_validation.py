@@ -50,7 +50,7 @@ def recorded(db: str) -> str:
         (("--households", "-1"), "households must be a whole number ≥ 0, got -1"),
         (("--households", "40000"), "households (40000) cannot exceed individuals (38172)"),
         (("--source", "  "), "source is required (who published the figure)"),
-        (("--published-on", "2999"), "source.published_on: date 2999 is in the future"),
+        (("--published-on", "2999"), "publication date 2999 is in the future"),
         (
             ("--location", "Mopty"),
             "unknown location 'Mopty'; closest: ML05 Mali/Mopti (admin1), "
