@@ -362,47 +362,18 @@ def _side_label(side: dict[str, Any]) -> str:
 
 
 def series_view(result: Any) -> View:
+    """The totals of each period end, one after the other (same columns as totals)."""
     data = result.as_dict()
-    rows: list[tuple[Any, ...]] = []
-    for p in data["points"]:
-        for r in p.get("rows", []):
-            line = p.get("by") if r["pcode"] is not None else r["name"]
-            rows.append(
-                (
-                    p["as_of"],
-                    line,
-                    r["pcode"],
-                    r["name"],
-                    r["individuals"],
-                    r["households"],
-                    r["partial"],
-                )
-            )
-        loc = data["location"]
-        t = p["total"]
-        rows.append(
-            (
-                p["as_of"],
-                "total",
-                loc["pcode"],
-                loc["name"],
-                t["individuals"],
-                t["households"],
-                t["partial"],
-            )
-        )
+    rows = [
+        row
+        for point in data["points"]
+        for row in _totals_rows(dict(point, location=data["location"]))
+    ]
     return View(
         data=data,
-        columns=("as_of", "line", "pcode", "name", "individuals", "households", "partial"),
-        hxl=(
-            "#date+reported",
-            "#meta+line",
-            "#adm+code",
-            "#adm+name",
-            "#affected+idps+ind",
-            "#affected+idps+hh",
-            "#meta+partial",
-        ),
+        columns=TOTALS_COLUMNS,
+        hxl=TOTALS_HXL,
+        table_skip=("country",),
         rows=rows,
         title=f"IDPs at the end of each {data['every']}, as known at {str(data['known_at'])[:19]}Z",
     )

@@ -173,8 +173,10 @@ def test_series_gives_each_month_end(cli: Cli, mali: dict[str, str]) -> None:
         ("2018-02-28", 46336),
     ]
     csv_out = cli("series", "--from", "2017-12", "--to", "2018-01", "--format", "csv")
-    assert csv_out.splitlines()[0] == "as_of,line,pcode,name,individuals,households,partial"
-    assert csv_out.splitlines()[1] == "2017-12-31,total,MLI,Mali,38172,7716,False"
+    assert csv_out.splitlines()[0] == (
+        "as_of,country,line,pcode,name,individuals,households,partial,notes"
+    )
+    assert csv_out.splitlines()[1] == "2017-12-31,MLI,total,MLI,Mali,38172,7716,False,"
 
 
 def test_a_snapshot_is_frozen_and_comparable(cli: Cli, mali: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.command_line import event_count
 from tests.import_files import dtm_row, write_dtm_hxl, write_plain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,19 +26,6 @@ runner = CliRunner()
 def cli(db: str, *args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, ["--db", db, "--actor", "tester", *args])
     return result.exit_code, result.stdout, result.stderr
-
-
-def events(db: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    from ledger.storage import EVENTS_TABLE, database_url
-
-    engine = create_engine(database_url(db))
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(*) FROM {EVENTS_TABLE}")).scalar_one())
-    finally:
-        engine.dispose()
 
 
 def test_import_twice_says_nothing_to_write(db_target: str, shared_data: Path) -> None:
@@ -52,10 +40,10 @@ def test_refused_import_json_lists_every_error(sqlite_target: str, tmp_path: Pat
     cli(sqlite_target, "init")
     rows = [dtm_row("bad", adm1=f"TST{i:02d}") for i in range(1, 26)]
     path = write_dtm_hxl(tmp_path / "bad.csv", rows)
-    before = events(sqlite_target)
+    before = event_count(sqlite_target)
     code, out, _ = cli(sqlite_target, "import", str(path), "--format", "json")
     errors = json.loads(out)["errors"]
-    assert code == 1 and len(errors) == 25 and events(sqlite_target) == before
+    assert code == 1 and len(errors) == 25 and event_count(sqlite_target) == before
     assert errors[0] == {
         "row": 3,
         "column": "#affected+idps",
@@ -82,9 +70,9 @@ def test_refused_import_on_a_terminal_shows_the_first_20(
 def test_dry_run_prints_the_plan_and_writes_nothing(sqlite_target: str, tmp_path: Path) -> None:
     cli(sqlite_target, "init")
     path = write_dtm_hxl(tmp_path / "d.csv", [dtm_row(5), dtm_row(6, adm1="TST02")])
-    before = events(sqlite_target)
+    before = event_count(sqlite_target)
     code, out, err = cli(sqlite_target, "import", str(path), "--dry-run")
-    assert code == 0 and events(sqlite_target) == before
+    assert code == 0 and event_count(sqlite_target) == before
     assert [line.split()[0] for line in out.splitlines()] == ["new", "new"]
     assert "would write: 2 new, 3 locations registered" in err
 
@@ -138,7 +126,7 @@ def test_a_killed_import_leaves_the_ledger_as_before(tmp_path: Path) -> None:
         dtm_row(i + 1, level=2, adm2=f"TST01{i:04d}", round_=r) for r in (1, 2) for i in range(2500)
     ]
     path = write_dtm_hxl(tmp_path / "big.csv", rows)
-    before = events(db)
+    before = event_count(db)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DLEDGER_PROGRESS": "lines"}
     with subprocess.Popen(
         [sys.executable, "-m", "cli", "--db", db, "import", str(path)],
@@ -155,7 +143,7 @@ def test_a_killed_import_leaves_the_ledger_as_before(tmp_path: Path) -> None:
                 break
         process.wait()
     assert process.returncode == -signal.SIGKILL, seen
-    assert events(db) == before
+    assert event_count(db) == before
     code, _, err = cli(db, "import", str(path))
     assert code == 0 and "5000 new" in err
 
@@ -200,11 +188,11 @@ def test_generated_bad_rows_never_write_and_never_trace(
         ["kind", "location", "date", "individuals", "households", "source"],
         rows,
     )
-    before = events(sqlite_target)
+    before = event_count(sqlite_target)
     code, out, err = cli(sqlite_target, "import", str(path), "--format", "json")
     assert code == 1, err
     assert "Traceback" not in out + err
-    assert events(sqlite_target) == before
+    assert event_count(sqlite_target) == before
     reported = {e["row"] for e in json.loads(out)["errors"]}
     assert reported == set(range(2 + good_rows, 2 + good_rows + len(bad)))
 
@@ -263,7 +251,7 @@ def test_unreadable_files_are_one_line_errors(
     cli(sqlite_target, "init")
     path = tmp_path / "broken.csv"
     path.write_bytes(content)
-    before = events(sqlite_target)
+    before = event_count(sqlite_target)
     code, _, err = cli(sqlite_target, "import", str(path))
     assert code == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    assert events(sqlite_target) == before
+    assert event_count(sqlite_target) == before
