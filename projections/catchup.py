@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from ledger.application import Ledger
+from ledger.errors import LedgerError
 from ledger.locations import LocationIndex
 from ledger.records import FigureRecord
 from ledger.snapshots import NamedSnapshot
@@ -46,6 +47,16 @@ _FIGURE_TOPICS = {_RECORDED: "recorded", _CORRECTED: "corrected", _RETRACTED: "r
 _SNAPSHOT = get_topic(NamedSnapshot.Taken)
 
 Page = list[tuple[int, Any, int, str, bytes]]  # id, originator id, version, topic, state
+
+
+class UnreadableEvent(LedgerError):
+    """A stored event the read models cannot decode: the log was altered outside the ledger."""
+
+    def __init__(self, position: int, record_id: UUID, version: int) -> None:
+        super().__init__(
+            f"the event at log position {position} (record {record_id} version {version}) "
+            "cannot be read: the log was altered outside the ledger; run `dledger verify`"
+        )
 
 
 class ProjectionRace(Exception):
@@ -256,6 +267,15 @@ class FigureProjection:
             self._ancestry = {}
         return self._index
 
+    def _snapshot_event(self, row: Any) -> Any:
+        uid = row[1] if isinstance(row[1], UUID) else UUID(bytes=row[1])
+        try:
+            return self.ledger.mapper.to_domain_event(
+                StoredEvent(uid, row[2], row[3], bytes(row[4]))
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UnreadableEvent(row[0], uid, row[2]) from None
+
     def _changes(self, page: Page) -> list[Change]:
         """The page's figure-record events, decoded."""
         out: list[Change] = []
@@ -264,34 +284,29 @@ class FigureProjection:
             if action is None:
                 continue
             uid = originator_id if isinstance(originator_id, UUID) else UUID(bytes=originator_id)
-            fields: dict[str, Any] | None = None
-            at = 0
-            if self.decode == "json":
-                fields = _decode_json(state)
-                stamp = fields.pop("timestamp")
-                if "class_version" in fields or stamp.get("_type_") != "datetime_iso":
-                    fields = None  # an upcast or an unusual encoding: the mapper decides
-                else:
-                    at = to_micros(datetime.fromisoformat(stamp["_data_"]))
-            if fields is None:
-                event = self.ledger.mapper.to_domain_event(
-                    StoredEvent(uid, version, topic, bytes(state))
-                )
-                fields = dict(vars(event))
-                at = to_micros(fields.pop("timestamp"))
+            try:
+                at, fields = self._decoded(uid, version, topic, state)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise UnreadableEvent(position, uid, version) from None
             out.append(Change(position, uid.hex, version, action, at, fields))
         return out
 
+    def _decoded(
+        self, uid: UUID, version: int, topic: str, state: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """The event's recording time (µs) and fields, straight from its JSON when possible."""
+        if self.decode == "json":
+            fields = _decode_json(state)
+            stamp = fields.pop("timestamp")
+            if "class_version" not in fields and stamp.get("_type_") == "datetime_iso":
+                return to_micros(datetime.fromisoformat(stamp["_data_"])), fields
+            # an upcast or an unusual encoding: the mapper decides
+        event = self.ledger.mapper.to_domain_event(StoredEvent(uid, version, topic, bytes(state)))
+        fields = dict(vars(event))
+        return to_micros(fields.pop("timestamp")), fields
+
     def _apply(self, conn: Connection, page: Page) -> None:
-        taken = [
-            self.ledger.mapper.to_domain_event(
-                StoredEvent(
-                    r[1] if isinstance(r[1], UUID) else UUID(bytes=r[1]), r[2], r[3], bytes(r[4])
-                )
-            )
-            for r in page
-            if r[3] == _SNAPSHOT
-        ]
+        taken = [self._snapshot_event(r) for r in page if r[3] == _SNAPSHOT]
         if taken:
             conn.execute(insert(snapshots), [_snapshot_row(e) for e in taken])
         changes = self._changes(page)
