@@ -13,7 +13,7 @@ from typing import IO
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.importing.planning import RECORDED_TOPIC, load_records
+from ledger.importing.planning import load_records, recorded_pages
 from ledger.locations import LocationIndex
 from ledger.records import FigureRecord
 
@@ -49,20 +49,13 @@ _CHAIN = ("country", "adm1", "adm2", "adm3")
 
 def current_records(ledger: Ledger, page: int = 1000) -> Iterator[FigureRecord]:
     """Every record that is not retracted, in the order they were first recorded."""
-    start: int | None = None
-    while True:
-        notifications = ledger.recorder.select_notifications(
-            start, page, topics=[RECORDED_TOPIC], inclusive_of_start=start is None
-        )
-        if not notifications:
-            return
+    for notifications in recorded_pages(ledger, page):
         ids: list[UUID] = [n.originator_id for n in notifications]  # type: ignore[misc]
         records = load_records(ledger, ids)
         for rid in ids:
             record = records.get(rid)
             if record is not None and record.retracted is None:
                 yield record
-        start = notifications[-1].id
 
 
 def _row(record: FigureRecord, index: LocationIndex) -> list[str]:

@@ -6,12 +6,12 @@ events table (inside the import's transaction when there is one) and replayed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import select
 
@@ -130,10 +130,8 @@ def decide(
     ), existing
 
 
-def missing_records(
-    ledger: Ledger, scopes: set[str], staging: StagingArea, page: int = 1000
-) -> Iterator[FigureRecord]:
-    """Current records imported earlier from one of ``scopes`` that this file no longer has."""
+def recorded_pages(ledger: Ledger, page: int = 1000) -> Iterator[Sequence[Notification]]:
+    """Every figure record's first event, in pages, in the order they were recorded."""
     start: int | None = None
     while True:
         notifications = ledger.recorder.select_notifications(
@@ -141,6 +139,15 @@ def missing_records(
         )
         if not notifications:
             return
+        yield notifications
+        start = notifications[-1].id
+
+
+def missing_records(
+    ledger: Ledger, scopes: set[str], staging: StagingArea, page: int = 1000
+) -> Iterator[FigureRecord]:
+    """Current records imported earlier from one of ``scopes`` that this file no longer has."""
+    for notifications in recorded_pages(ledger, page):
         candidates: list[str] = []
         for notification in notifications:
             event = ledger.mapper.to_domain_event(notification)
@@ -152,4 +159,3 @@ def missing_records(
             for record in load_records(ledger, [UUID(i) for i in unseen]).values():
                 if record.retracted is None:
                     yield record
-        start = notifications[-1].id
