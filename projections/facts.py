@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
 )
 
-from projections.schema import from_micros, versions
+from projections.schema import from_micros, select_versions, versions
 
 FLOW_KINDS = ("registration", "return")
 _BY_LEVEL = {0: versions.c.country, 1: versions.c.adm1, 2: versions.c.adm2}
@@ -113,7 +113,7 @@ _LATEST_ASSESSED_DAY = (
     select(versions.c.day).where(_AT_PCODE).order_by(versions.c.day.desc()).limit(1)
 )
 _ASSESSMENTS_ON_DAY = (
-    select(versions)
+    select_versions()
     .where(and_(_AT_PCODE, versions.c.day == bindparam("day")))
     .order_by(versions.c.created_at, versions.c.position)
 )
@@ -145,7 +145,7 @@ def _statements() -> tuple[dict[tuple[Any, bool], Any], dict[tuple[Any, bool], A
                 func.count() - func.count(versions.c.households),
             ).where(where)
             rows[(column.key, after)] = (
-                select(versions)
+                select_versions()
                 .where(where)
                 .order_by(versions.c.day, versions.c.pcode, versions.c.position)
             )
@@ -217,7 +217,7 @@ class SqlFacts:
 
     def corrections(self, record_id: str, up_to_version: int) -> list[Correction]:
         rows = self.conn.execute(
-            select(versions)
+            select_versions()
             .where(
                 and_(
                     versions.c.record_id == UUID(record_id).hex,

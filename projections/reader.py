@@ -19,7 +19,7 @@ from projections.catchup import FigureProjection
 from projections.explain import Explanation, explain
 from projections.facts import SqlFacts
 from projections.figures import FigureRule
-from projections.schema import from_micros, to_micros, versions
+from projections.schema import from_micros, select_versions, to_micros, versions
 from projections.totals import Totals, breakdown, line_of
 
 
@@ -147,7 +147,9 @@ def record_history(reader: Reader, record_id: str) -> list[VersionRow]:
     with reader.projection.engine.connect() as conn:
         rows = (
             conn.execute(
-                select(versions).where(versions.c.record_id == rid.hex).order_by(versions.c.version)
+                select_versions()
+                .where(versions.c.record_id == rid.hex)
+                .order_by(versions.c.version)
             )
             .mappings()
             .all()

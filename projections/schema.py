@@ -10,6 +10,7 @@ cheap to index on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,9 +20,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    select,
 )
 
 metadata = MetaData()
@@ -33,12 +36,17 @@ positions = Table(
     Column("position", BigInteger, nullable=False),
 )
 
+# the log position of the event a row comes from: unique, and ascending in log order, so
+# a catch-up appends to the table instead of inserting at random keys (on SQLite an
+# INTEGER PRIMARY KEY is the rowid itself)
+_POSITION = BigInteger().with_variant(Integer, "sqlite")
+
 versions = Table(
     "dlp_versions",
     metadata,
-    Column("record_id", String(32), primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("position", BigInteger, nullable=False),
+    Column("position", _POSITION, primary_key=True, autoincrement=False),
+    Column("record_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
     Column("action", String(12), nullable=False),
     Column("kind", String(12), nullable=False),
     Column("pcode", String(32), nullable=False),
@@ -54,19 +62,49 @@ versions = Table(
     Column("created_at", BigInteger, nullable=False),  # when version 1 was recorded
     Column("recorded_at", BigInteger, nullable=False),
     Column("superseded_at", BigInteger),
-    Column("actor", Text, nullable=False),
-    Column("reason", Text),
-    Column("citation", Text),
-    Column("changes", Text),  # JSON list of {field, old, new}
-    Column("source", Text, nullable=False),  # JSON object
-    Column("origin", String(32)),
-    Column("cause", Text),
-    Column("note", Text),
+    Index("dlp_versions_record", "record_id", "version", unique=True),
     Index("dlp_versions_at", "pcode", "kind", "day"),
     Index("dlp_versions_country", "country", "kind", "day"),
     Index("dlp_versions_adm1", "adm1", "kind", "day"),
     Index("dlp_versions_adm2", "adm2", "kind", "day"),
     Index("dlp_versions_recorded", "recorded_at"),
+)
+
+# what a version says beyond its figure: who, why, from where. Kept apart so that the
+# figure table the totals scan and index stays narrow; read only for the few rows an
+# explanation, a history or a revision shows.
+details = Table(
+    "dlp_details",
+    metadata,
+    Column("position", _POSITION, primary_key=True, autoincrement=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text),
+    Column("citation", Text),
+    Column("changes", Text),  # JSON list of {field, old, new}
+    Column("source", Text, nullable=False),  # JSON object, as the event holds it
+    Column("origin", String(32)),
+    Column("cause", Text),
+    Column("note", Text),
+)
+
+VERSION_COLUMNS = [*versions.c, *(c for c in details.c if c.key != "position")]
+_WITH_DETAILS = versions.join(details, versions.c.position == details.c.position)
+
+
+def select_versions() -> Select[Any]:
+    """Every column of a record version, its details included."""
+    return select(*VERSION_COLUMNS).select_from(_WITH_DETAILS)
+
+
+# each known location with its ancestors, so that the set-based catch-up can fill the
+# ancestor columns of ``dlp_versions`` with a join (kept in step with the gazetteer)
+ancestry = Table(
+    "dlp_locations",
+    metadata,
+    Column("pcode", String(32), primary_key=True),
+    Column("country", String(32), nullable=False),
+    Column("adm1", String(32)),
+    Column("adm2", String(32)),
 )
 
 snapshots = Table(
@@ -83,6 +121,9 @@ snapshots = Table(
 )
 
 VIEW_FIGURES = "figures"
+# the read models' layout; a database holding another is dropped and rebuilt from the log
+VIEW_SCHEMA = "schema"
+SCHEMA_VERSION = 2
 
 
 def to_micros(moment: datetime) -> int:

@@ -15,7 +15,7 @@ from ledger.errors import InvalidInput, LedgerError
 from projections.facts import SqlFacts
 from projections.figures import FigureRule
 from projections.reader import Moment, Reader
-from projections.schema import from_micros, snapshots, to_micros, versions
+from projections.schema import from_micros, select_versions, snapshots, to_micros, versions
 from projections.totals import Totals
 
 EVERY = ("month", "quarter", "year")
@@ -253,7 +253,7 @@ def revisions(reader: Reader, since: str, until: str | None = None) -> Revisions
     with reader.projection.engine.connect() as conn:
         rows = (
             conn.execute(
-                select(versions)
+                select_versions()
                 .where(
                     and_(
                         versions.c.recorded_at > to_micros(start),
