@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import insert
@@ -39,19 +39,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
             ids = self._insert_sqlite(session, stored_events)
         else:
             ids = self._insert_returning(session, table, stored_events)
-        self.after_insert(
-            session,
-            [
-                Notification(
-                    id=nid,
-                    originator_id=e.originator_id,
-                    originator_version=e.originator_version,
-                    topic=e.topic,
-                    state=e.state,
-                )
-                for nid, e in zip(ids, stored_events, strict=True)
-            ],
-        )
+        self.after_insert(session, ids, stored_events)
         self._notify_channel(session)
         return ids
 
@@ -101,9 +89,12 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return [row[0] for row in session.execute(statement, rows)]
 
-    def after_insert(self, session: Session, notifications: list[Notification]) -> None:
-        """Called inside the write transaction with the events just inserted."""
-        append_links(session, self.chain_table, notifications)
+    def after_insert(
+        self, session: Session, ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """Called inside the write transaction with the events just inserted and their
+        notification ids."""
+        append_links(session, self.chain_table, ids, stored_events)
 
 
 def _id_bytes(originator_id: UUID | str) -> bytes:

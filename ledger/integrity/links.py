@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -48,26 +48,28 @@ def define_chain_table(name: str, metadata: MetaData | None = None) -> Table:
     )
 
 
-def append_links(session: Session, table: Table, notifications: Sequence[Notification]) -> None:
-    """Append one link per notification (in notification order) after the current head."""
-    if not notifications:
+def append_links(
+    session: Session, table: Table, ids: Sequence[int], events: Sequence[StoredEvent]
+) -> None:
+    """Append one link per event (in notification-id order) after the current head."""
+    if not events:
         return
     head = session.execute(
         select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
     ).first()
     position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
     rows = []
-    for n in notifications:
+    for nid, e in zip(ids, events, strict=True):
         position += 1
-        oid = originator_hex(n.originator_id)
-        previous = link_hash(previous, position, n.id, oid, n.originator_version, n.topic, n.state)
-        rows.append(
-            {
-                "position": position,
-                "notification_id": n.id,
-                "originator_id": oid,
-                "originator_version": n.originator_version,
-                "hash": previous,
-            }
-        )
-    session.execute(insert(table), rows)
+        oid = originator_hex(e.originator_id)
+        previous = link_hash(previous, position, nid, oid, e.originator_version, e.topic, e.state)
+        rows.append((position, nid, oid, e.originator_version, previous))
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # straight to the driver: SQLAlchemy's per-row parameter processing would cost
+        # more than the insert (the values are already the stored types)
+        columns = ", ".join(c.name for c in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES (?, ?, ?, ?, ?)", rows)
+        return
+    names = [c.name for c in table.columns]
+    session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
