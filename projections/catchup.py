@@ -166,6 +166,19 @@ def ensure_tables(engine: Engine) -> None:
         pass
 
 
+def _present_indexes(conn: Connection, names: set[str]) -> set[str]:
+    """Which of these indexes of the figure table exist (a catalogue read, no lock)."""
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
+    else:
+        query = (
+            "SELECT indexname FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = :table"
+        )
+    found = conn.execute(text(query), {"table": versions.name}).scalars()
+    return {str(name) for name in found if name in names}
+
+
 def read_position(conn: Connection, view: str = VIEW_FIGURES) -> int:
     value = conn.execute(select(positions.c.position).where(positions.c.view == view)).scalar()
     return int(value) if value is not None else 0
@@ -238,18 +251,19 @@ class FigureProjection:
     def catch_up(self, progress: Callable[[int], None] | None = None) -> CatchUp:
         """Apply every notification after the tracking position; returns what was done.
 
-        On SQLite, a large backlog (a rebuild, a first read after a bulk import) is
-        loaded without the figure table's secondary indexes, which are built once at the
-        end: about a third faster than maintaining five B-trees row by row. An interrupted
-        load leaves them missing; every catch-up first creates any index that is missing,
-        so they are back before the next read (indexes change speed, never results).
+        A large backlog (a rebuild, a first read after a bulk import) is loaded without
+        the figure table's secondary indexes, which are built once at the end: sorting
+        once is several times cheaper than maintaining six B-trees row by row. An
+        interrupted load leaves them missing; every catch-up first creates any index that
+        is missing, so they are back before the next read (indexes change speed, never
+        results). On PostgreSQL the index DDL takes the read models' advisory lock, so
+        two processes catching up at once take turns at it.
         """
-        if not self.sqlite:
-            return self._catch_up(progress)
         self._create_indexes()
         bulk = log_head(self.ledger) - self.position() >= BULK_BACKLOG
         if bulk:
             with self.engine.begin() as conn:
+                self._lock_ddl(conn)
                 for index in versions.indexes:
                     conn.execute(DropIndex(index, if_exists=True))
         try:
@@ -258,8 +272,16 @@ class FigureProjection:
             if bulk:
                 self._create_indexes()
 
+    def _lock_ddl(self, conn: Connection) -> None:
+        if not self.sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+
     def _create_indexes(self) -> None:
+        names = {str(index.name) for index in versions.indexes}
         with self.engine.begin() as conn:
+            if _present_indexes(conn, names) == names:
+                return
+            self._lock_ddl(conn)
             if self.sqlite:
                 conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             for index in versions.indexes:
