@@ -525,35 +525,26 @@ class FigureProjection:
         return found
 
     def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if not self.sqlite:
-            conn.execute(insert(versions), rows)
-            conn.execute(insert(details), rows)
-            return
-        # SQLite: straight to the driver (SQLAlchemy's per-row parameter processing costs
-        # about as much as the insert); dates as ISO text and booleans as 0/1, exactly
-        # what SQLAlchemy's Date and Boolean types store on SQLite
+        # straight to the driver (SQLAlchemy's per-row parameter processing costs about as
+        # much as the insert); on SQLite dates as ISO text and booleans as 0/1, exactly
+        # what SQLAlchemy's Date and Boolean types store there
         values = []
         for row in rows:
             value = [row[n] for n in _COLUMNS]
-            value[_DAY] = value[_DAY].isoformat()
-            value[_RETRACTED_COLUMN] = int(value[_RETRACTED_COLUMN])
+            if self.sqlite:
+                value[_DAY] = value[_DAY].isoformat()
+                value[_RETRACTED_COLUMN] = int(value[_RETRACTED_COLUMN])
             values.append(tuple(value))
-        conn.exec_driver_sql(_SQLITE_INSERT, values)
+        mark = "?" if self.sqlite else "%s"
+        conn.exec_driver_sql(_insert_sql(versions.name, _COLUMNS, mark), values)
         more = [tuple(row[n] for n in _DETAILS) for row in rows]
-        conn.exec_driver_sql(_SQLITE_INSERT_DETAILS, more)
+        conn.exec_driver_sql(_insert_sql(details.name, _DETAILS, mark), more)
 
     def _supersede(self, conn: Connection, superseded: list[dict[str, Any]]) -> None:
-        if self.sqlite:
-            conn.exec_driver_sql(
-                "UPDATE dlp_versions SET superseded_at = ? WHERE position = ?",
-                [(s["at"], s["pos"]) for s in superseded],
-            )
-            return
-        conn.execute(
-            update(versions)
-            .where(versions.c.position == bindparam("pos"))
-            .values(superseded_at=bindparam("at")),
-            superseded,
+        mark = "?" if self.sqlite else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE dlp_versions SET superseded_at = {mark} WHERE position = {mark}",
+            [(s["at"], s["pos"]) for s in superseded],
         )
 
     def _previous_rows(
@@ -628,9 +619,11 @@ def _source_text(source: dict[str, Any]) -> str:
 
 _COLUMNS = [c.name for c in versions.columns]
 _DETAILS = [c.name for c in details.columns]
-_SQLITE_INSERT_DETAILS = (
-    f"INSERT INTO dlp_details ({', '.join(_DETAILS)}) VALUES ({', '.join('?' for _ in _DETAILS)})"
-)
+
+
+def _insert_sql(table: str, columns: list[str], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+
 
 # The set-based copy of new records. Each keeps to what the row-by-row path computes:
 # the record id as 32 hex digits, the event's timestamp as integer µs since the epoch
@@ -726,9 +719,6 @@ SELECT id, actor, NULL, NULL, '[]', source, origin, cause, note FROM n
 )
 _DAY = _COLUMNS.index("day")
 _RETRACTED_COLUMN = _COLUMNS.index("retracted")
-_SQLITE_INSERT = (
-    f"INSERT INTO dlp_versions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
 
 
 def _snapshot_row(event: Any) -> dict[str, Any]:
