@@ -356,10 +356,12 @@ class FigureProjection:
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def _insert_recorded(self, conn: Connection, start: int, span: Span) -> None:
-        """Copy the page's new records into the figure table with one statement.
+        """Copy the page's new records into the figure table set-based (one statement on
+        PostgreSQL; on SQLite one that parses the states into a temporary table and two
+        that copy from it).
 
-        Raises NotSetBased, leaving the transaction to be rolled back, when the statement
-        did not take every one of them: a location ``dlp_locations`` does not hold yet, a
+        Raises NotSetBased, leaving the transaction to be rolled back, when the copy did
+        not take every one of them: a location ``dlp_locations`` does not hold yet, a
         state whose date or timestamp is not in the form the statement reads, or an
         unreadable state (the row-by-row path then names it).
         """
