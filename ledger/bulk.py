@@ -105,6 +105,7 @@ class BulkWriter:
     batch_size: int = BATCH_SIZE
     clock: Callable[[], datetime] = utc_now
     written: int = field(default=0, init=False)
+    first_id: int | None = field(default=None, init=False)  # lowest notification id written
 
     def write(self, items: Iterable[Item], *, atomic: bool = False) -> int:
         """Write every item; returns how many events were written.
@@ -249,5 +250,7 @@ class BulkWriter:
                 # the unique index on (random) record ids outgrows SQLite's default 2 MB
                 # page cache near a million events; then each insert waits on a page read
                 session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
-            recorder.insert_events(batch)
+            ids = recorder.insert_events(batch)
+        if ids and self.first_id is None:
+            self.first_id = min(ids)
         self.written += len(batch)
