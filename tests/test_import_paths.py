@@ -1,22 +1,30 @@
-"""The import's bulk write path against the straightforward one (every write through the
-``FigureRecord`` aggregate and ``Ledger.save``), on generated files, on both backends:
-the same events (topics, originator ids and versions, states but for the timestamp), the
-same reports, and an intact hash chain."""
+"""The import's fast paths against the straightforward ones, on generated data.
+
+The bulk write path against every write through the ``FigureRecord`` aggregate and
+``Ledger.save`` (both backends): the same events (topics, originator ids and versions,
+states but for the timestamp), the same reports, and an intact hash chain. The row
+checker, which validates each row shape in full once, against a fresh checker per row."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bench.import_bench import HEADER, TAGS, generated_rows
 from ledger import chain
 from ledger.application import Ledger
 from ledger.importing import ImportOptions, import_file
+from ledger.importing.rows import SourceRow
+from ledger.importing.staging import RowChecker
+from ledger.locations import LocationIndex
 from tests.import_files import write_plain
 
 PLAIN_HEADER = [
@@ -147,3 +155,74 @@ def test_bulk_import_writes_the_events_the_aggregates_write(
     assert all(n > 20 for n in counts.values()), counts  # every kind of write is compared
     assert len(fast_events) == len(reference_events)
     assert fast_events == reference_events
+
+
+GOOD_CELLS = {
+    "kind": ["assessment", "registration"],
+    "location": ["Mali", "Mopti", "ML0501"],
+    "date": ["2018-01", "2018-01-31", "2016"],
+    "individuals": ["100", "7", "1,500", "0"],
+    "households": ["", "unknown", "5"],
+    "publisher": ["DTM", " IOM "],
+    "round": ["", "1"],
+    "published_on": ["", "2018-02"],
+    "origin": ["", "Gao"],
+    "cause": ["", "Conflict", "n/a"],
+    "note": ["", "a note"],
+}
+BAD_CELLS = {
+    "kind": ["flow", ""],
+    "location": ["Atlantis", ""],
+    "date": ["2999-01", "31/01/2018", ""],
+    "individuals": ["-1", "1.5", "lots", ""],
+    "households": ["101", "8", "-2", "x"],
+    "publisher": [""],
+    "round": [],
+    "published_on": ["2999-01-01", "soon"],
+    "origin": ["Nowhere"],
+    "cause": [],
+    "note": [],
+}
+
+
+def cells(name: str, weight: int) -> st.SearchStrategy[str]:
+    """Good cells ``weight`` times as often as bad ones (so that shapes validate and repeat)."""
+    return st.sampled_from(GOOD_CELLS[name] * weight + BAD_CELLS[name])
+
+
+COUNTED = ("location", "individuals", "households")
+
+
+@st.composite
+def rows_of_few_shapes(draw: st.DrawFn) -> list[dict[str, str]]:
+    """Rows that share one of a few shapes (everything but location and counts)."""
+    shape_cells = st.fixed_dictionaries({n: cells(n, 6) for n in GOOD_CELLS if n not in COUNTED})
+    shapes = draw(st.lists(shape_cells, min_size=1, max_size=3))
+    counted = st.fixed_dictionaries({name: cells(name, 2) for name in COUNTED})
+    rows = draw(st.lists(st.tuples(st.sampled_from(shapes), counted), min_size=1, max_size=30))
+    return [{**shape, **counts} for shape, counts in rows]
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows_of_few_shapes())
+def test_rows_of_one_shape_are_checked_as_if_each_were_alone(rows: list[dict[str, str]]) -> None:
+    """The checker validates a row shape in full once, then only each row's counts: every
+    row must come out (staged values or errors) as a checker that never saw another row
+    makes of it."""
+    index = _mali_index()
+    columns = {name: name for name in GOOD_CELLS}
+    shared = RowChecker(index, columns, dtm=False, default_publisher=None)
+    for line, values in enumerate(rows, start=2):
+        row = SourceRow(line, values, tuple(values.values()))
+        alone = RowChecker(index, columns, dtm=False, default_publisher=None)
+        assert shared.check(row) == alone.check(row)
+
+
+@functools.cache
+def _mali_index() -> LocationIndex:
+    from ledger.locations import Gazetteer
+    from ledger.reference import mali_locations
+
+    gazetteer = Gazetteer()
+    gazetteer.register(mali_locations(), source="test", actor="tester")
+    return gazetteer.index()

@@ -7,7 +7,6 @@ grow with the file: grouping DTM parts into stocks and choosing BA over SA is th
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,19 +14,33 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from pydantic import ValidationError
 
 from ledger.errors import InvalidInput, LedgerError
 from ledger.importing.identity import record_key, scope_of, stock_key
 from ledger.importing.rows import SourceRow
-from ledger.inputs import NewFigure
+from ledger.inputs import NewFigure, figure_counts
 from ledger.locations import LEVELS, Location, LocationIndex, validate_location
 
 NOT_AVAILABLE = {"not available", "n/a", "na", "none", "-"}
 ASSESSMENT_RANK = {"BA": 0, "SA": 1}
 DEFAULT_DTM_PUBLISHER = "IOM DTM"
 CHAIN = ("country", "adm1", "adm2", "adm3")  # the row's location columns, by admin level
-_LOC_FIELDS = ("kind", "pcode", "date", "individuals", "households", "origin", "cause", "note")
+# Rows that say the same apart from their location and counts are validated in full once:
+# ``NewFigure``'s checks of each other field depend on that field's text alone, so the
+# same text passes the same way (a date that is not in the future stays so). The counts
+# of every row are checked by the model's own functions (``figure_counts``), and a row
+# that fails them is validated in full, so that its errors read as the model words them.
+SHAPES_KEPT = 4096  # distinct row shapes remembered; memory stays bounded
+_SOURCE_COLUMNS = {
+    "source.publisher": "publisher",
+    "source.published_on": "published_on",
+    "source.url": "source_url",
+    "source.round": "round",
+}
+_ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,55 @@ class Stock:
         return f"row{'s' if len(self.lines) > 1 else ''} {shown}{more}"
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What ``NewFigure`` made of a row's fields other than its location and counts."""
+
+    kind: str
+    date: str
+    source: dict[str, Any]
+    publisher: str
+    round: str | None
+    origin: str | None
+    cause: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, figure: NewFigure) -> _Checked:
+        return cls(
+            kind=figure.kind.value,
+            date=str(figure.date),
+            source=figure.source.model_dump(exclude_none=True),
+            publisher=figure.source.publisher,
+            round=figure.source.round,
+            origin=figure.origin,
+            cause=figure.cause,
+            note=figure.note,
+        )
+
+
+def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str]) -> dict[str, Any]:
+    """The ``NewFigure`` input of a row (``shape`` as ``RowChecker.check`` builds it)."""
+    kind, date, publisher, report, round_, url, published_on, origin, cause, note = shape
+    return {
+        "kind": kind,
+        "pcode": pcode,
+        "date": date,
+        "individuals": v.get("individuals", ""),
+        "households": v.get("households"),
+        "source": {
+            "publisher": publisher,
+            "report": report,
+            "round": round_,
+            "url": url,
+            "published_on": published_on,
+        },
+        "origin": origin,
+        "cause": _blank(cause) or None,
+        "note": note,
+    }
+
+
 class _Problem(Exception):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason)
@@ -99,6 +161,7 @@ class RowChecker:
         self.default_kind = "" if "location" in columns else "assessment"
         self.new_locations: dict[str, Location] = {}
         self._chains: dict[tuple[str, ...], str] = {}  # location columns -> p-code
+        self._checked: dict[tuple[str | None, ...], _Checked] = {}  # row shape -> its checks
 
     def error(self, row: SourceRow, field: str, reason: str) -> RowError:
         column = self.columns.get(field, field)
@@ -125,42 +188,41 @@ class RowChecker:
         if not publisher and self.dtm:
             publisher = DEFAULT_DTM_PUBLISHER
         operation = v.get("operation") or None
-        values = {
-            "kind": v.get("kind") or self.default_kind,
-            "pcode": pcode,
-            "date": v.get("date", ""),
-            "individuals": v.get("individuals", ""),
-            "households": v.get("households"),
-            "source": {
-                "publisher": publisher,
-                "report": v.get("report") or operation,
-                "round": v.get("round"),
-                "url": v.get("source_url"),
-                "published_on": v.get("published_on"),
-            },
-            "origin": origin,
-            "cause": _blank(v.get("cause")) or None,
-            "note": v.get("note"),
-        }
-        try:
-            figure = NewFigure.model_validate(values)
-        except ValidationError as invalid:
-            for detail in invalid.errors():
-                loc = [str(p) for p in detail.get("loc", ())]
-                field = {
-                    "source.publisher": "publisher",
-                    "source.published_on": "published_on",
-                    "source.url": "source_url",
-                    "source.round": "round",
-                }.get(".".join(loc), loc[0] if loc else "row")
-                reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
-                errors.append(self.error(row, field, reason))
-            return None, errors
-        except LedgerError as error:  # FigureDate.parse raises ours from inside a validator
-            field = "published_on" if str(error).startswith("publication date") else "date"
-            return None, [*errors, self.error(row, field, str(error))]
-        if errors:
-            return None, errors
+        shape = (
+            v.get("kind") or self.default_kind,
+            v.get("date", ""),
+            publisher,
+            v.get("report") or operation,
+            v.get("round"),
+            v.get("source_url"),
+            v.get("published_on"),
+            origin,
+            v.get("cause"),
+            v.get("note"),
+        )
+        checked = None if errors else self._checked.get(shape)
+        if checked is not None:
+            try:
+                individuals, households = figure_counts(
+                    v.get("individuals", ""), v.get("households")
+                )
+            except ValueError:
+                checked = None  # validated in full below, to report it in the model's words
+        if checked is None:
+            try:
+                figure = NewFigure.model_validate(_figure_values(shape, pcode, v))
+            except ValidationError as invalid:
+                return None, errors + [self._invalid(row, detail) for detail in invalid.errors()]
+            except LedgerError as error:  # FigureDate.parse raises ours from inside a validator
+                field = "published_on" if str(error).startswith("publication date") else "date"
+                return None, [*errors, self.error(row, field, str(error))]
+            if errors:
+                return None, errors
+            checked = _Checked.of(figure)
+            individuals, households = figure.individuals, figure.households
+            if len(self._checked) >= SHAPES_KEPT:
+                self._checked.clear()
+            self._checked[shape] = checked
         record_id = None
         if v.get("record_id"):
             try:
@@ -169,36 +231,46 @@ class RowChecker:
                 return None, [self.error(row, "record_id", "not a record id (a UUID)")]
         self.new_locations.update(found)
         atype = _blank(v.get("assessment_type")).upper()
-        extra = () if self.dtm else (origin or "", figure.cause or "")
+        extra = () if self.dtm else (origin or "", checked.cause or "")
         key = stock_key(
-            scope_of(operation, figure.source.publisher),
-            figure.source.round,
-            figure.kind.value,
-            figure.pcode,
-            str(figure.date),
+            scope_of(operation, checked.publisher),
+            checked.round,
+            checked.kind,
+            pcode,
+            checked.date,
             extra,
         )
         if record_id is not None:
             key = f"id:{record_id}"
-        payload = {name: getattr(figure, name) for name in _LOC_FIELDS}
-        payload["kind"] = figure.kind.value
-        payload["date"] = str(figure.date)
-        payload["source"] = figure.source.model_dump(exclude_none=True)
-        payload["record_id"] = None if record_id is None else str(record_id)
-        payload["import_key"] = v.get("import_key") or None
-        cause = _blank(v.get("cause")) or None
+        payload = {
+            "kind": checked.kind,
+            "pcode": pcode,
+            "date": checked.date,
+            "origin": checked.origin,
+            "cause": checked.cause,
+            "note": checked.note,
+            "source": checked.source,
+            "record_id": None if record_id is None else str(record_id),
+            "import_key": v.get("import_key") or None,
+        }
         return (
             key,
             atype,
             ASSESSMENT_RANK.get(atype, 2),
             row.line,
-            figure.individuals,
-            figure.households,
-            cause,
+            individuals,
+            households,
+            _blank(v.get("cause")) or None,
             _blank(v.get("origin")) or None,
-            json.dumps(payload),
-            json.dumps(row.raw),
+            _ENCODE(payload),
+            _ENCODE(row.raw),
         ), []
+
+    def _invalid(self, row: SourceRow, detail: Any) -> RowError:
+        loc = [str(p) for p in detail.get("loc", ())]
+        field = _SOURCE_COLUMNS.get(".".join(loc), loc[0] if loc else "row")
+        reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
+        return self.error(row, field, reason)
 
     def _location(self, v: dict[str, str], found: dict[str, Location]) -> str:
         if "location" in v:
@@ -292,7 +364,7 @@ class StagingArea:
             f"{group}) first FROM parts) WHERE line > first ORDER BY line"
         )
         for line, first, raw in self.db.execute(query):
-            yield line, first, tuple(json.loads(raw))
+            yield line, first, tuple(_DECODE(raw))
 
     def reject(self, line: int) -> None:
         self.db.execute("INSERT OR IGNORE INTO rejected VALUES (?)", (line,))
@@ -308,7 +380,7 @@ class StagingArea:
         )
         previous: Stock | None = None
         for key, atype, ind, hh, lines, _first, payload, cause in self.db.execute(query):
-            figure = json.loads(payload)
+            figure = _DECODE(payload)
             figure["cause"] = cause
             record_id = figure.pop("record_id")
             explicit_key = figure.pop("import_key")
