@@ -88,7 +88,7 @@ def load_records(ledger: Ledger, ids: list[UUID]) -> dict[UUID, FigureRecord]:
 
 
 def decide(
-    stock: Stock, existing: FigureRecord | None, file_name: str
+    stock: Stock, record_id: UUID, existing: FigureRecord | None, file_name: str
 ) -> tuple[Planned, Correction | None]:
     """What the stock does to the ledger: a new record (no existing one), a correction of
     the existing record (returned), or nothing. The stock's values were validated row by
@@ -96,7 +96,7 @@ def decide(
     figure = stock.figure
     base = Planned(
         "new",
-        stock_id(stock),
+        record_id,
         figure["kind"],
         figure["pcode"],
         figure["date"],

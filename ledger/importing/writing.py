@@ -290,7 +290,7 @@ def _save_batch(
     existing = load_records(ledger, ids)
     for stock, rid in zip(batch, ids, strict=True):
         record = existing.get(rid)
-        item, correction = decide(stock, record, file_name)
+        item, correction = decide(stock, rid, record, file_name)
         planned(item)
         if saver is None:
             continue

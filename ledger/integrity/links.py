@@ -61,13 +61,14 @@ def append_links(session: Session, table: Table, notifications: Sequence[Notific
         position += 1
         oid = originator_hex(n.originator_id)
         previous = link_hash(previous, position, n.id, oid, n.originator_version, n.topic, n.state)
-        rows.append(
-            {
-                "position": position,
-                "notification_id": n.id,
-                "originator_id": oid,
-                "originator_version": n.originator_version,
-                "hash": previous,
-            }
+        rows.append((position, n.id, oid, n.originator_version, previous))
+    if session.get_bind().dialect.name == "sqlite":
+        # one driver-level executemany: SQLAlchemy's would bind each row's dict in Python
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} (position, notification_id, originator_id, "
+            "originator_version, hash) VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
-    session.execute(insert(table), rows)
+    else:
+        names = ("position", "notification_id", "originator_id", "originator_version", "hash")
+        session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
