@@ -53,10 +53,15 @@ class BulkSaver:
         self.writer = BulkWriter(ledger, ledger.actor)
         self.items: list[Item] = []
         self.first_id: int | None = None
+        self._dates: dict[str, FigureDate] = {}
 
     def new(self, record_id: UUID, stock: Stock) -> None:
         figure = stock.figure
-        date = FigureDate.parse(figure["date"])  # the staged text of a validated date
+        date = self._dates.get(figure["date"])
+        if date is None:  # the staged text of a validated date
+            if len(self._dates) >= 4096:
+                self._dates.clear()
+            date = self._dates[figure["date"]] = FigureDate.parse(figure["date"])
         self.items.append(
             NewRecord(
                 record_id=record_id,

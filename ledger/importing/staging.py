@@ -27,6 +27,7 @@ NOT_AVAILABLE = {"not available", "n/a", "na", "none", "-"}
 ASSESSMENT_RANK = {"BA": 0, "SA": 1}
 DEFAULT_DTM_PUBLISHER = "IOM DTM"
 CHAIN = ("country", "adm1", "adm2", "adm3")  # the row's location columns, by admin level
+_CHAIN_FIELDS = (*(f"{lv}_{part}" for lv in CHAIN for part in ("code", "name")), "admin_level")
 # Rows that say the same apart from their location and counts are validated in full once:
 # ``NewFigure``'s checks of each other field depend on that field's text alone, so the
 # same text passes the same way (a date that is not in the future stays so). The counts
@@ -152,15 +153,17 @@ class RowChecker:
         *,
         dtm: bool,
         default_publisher: str | None,
+        keep_raw: bool = True,
     ) -> None:
         self.index = index
+        self.keep_raw = keep_raw  # the original cells, staged for a rejects file
         self.columns = columns
         self.dtm = dtm
         self.default_publisher = default_publisher
         # `#affected+idps` counts the IDPs present: a stock, unless a kind column says otherwise
         self.default_kind = "" if "location" in columns else "assessment"
         self.new_locations: dict[str, Location] = {}
-        self._chains: dict[tuple[str, ...], str] = {}  # location columns -> p-code
+        self._chains: dict[tuple[str | None, ...], str] = {}  # location columns -> p-code
         self._checked: dict[tuple[str | None, ...], _Checked] = {}  # row shape -> its checks
 
     def error(self, row: SourceRow, field: str, reason: str) -> RowError:
@@ -263,7 +266,7 @@ class RowChecker:
             _blank(v.get("cause")) or None,
             _blank(v.get("origin")) or None,
             _ENCODE(payload),
-            _ENCODE(row.raw),
+            _ENCODE(row.raw) if self.keep_raw else None,
         ), []
 
     def _invalid(self, row: SourceRow, detail: Any) -> RowError:
@@ -280,8 +283,7 @@ class RowChecker:
                 return self.index.resolve(v["location"]).location.pcode
             except LedgerError as error:
                 raise _Problem("location", str(error)) from None
-        chain = tuple(v.get(f"{lv}_{part}", "") for lv in CHAIN for part in ("code", "name"))
-        cache_key = (*chain, v.get("admin_level", ""))
+        cache_key = tuple(map(v.get, _CHAIN_FIELDS))
         known = self._chains.get(cache_key)
         if known is not None:
             return known
@@ -364,7 +366,7 @@ class StagingArea:
             f"{group}) first FROM parts) WHERE line > first ORDER BY line"
         )
         for line, first, raw in self.db.execute(query):
-            yield line, first, tuple(_DECODE(raw))
+            yield line, first, () if raw is None else tuple(_DECODE(raw))
 
     def reject(self, line: int) -> None:
         self.db.execute("INSERT OR IGNORE INTO rejected VALUES (?)", (line,))
@@ -389,7 +391,7 @@ class StagingArea:
                 assessment_type=atype,
                 individuals=int(ind),
                 households=None if hh is None else int(hh),
-                lines=tuple(sorted(int(n) for n in str(lines).split(","))),
+                lines=tuple(sorted(map(int, str(lines).split(",")))),
                 figure=figure,
                 record_id=None if record_id is None else UUID(record_id),
                 import_key=explicit_key or (record_key(key, atype) if record_id is None else None),

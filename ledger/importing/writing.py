@@ -185,7 +185,11 @@ def _stage(
     tick: Progress,
 ) -> RowChecker:
     checker = RowChecker(
-        ledger.locations(), reader.columns, dtm=dtm, default_publisher=options.source
+        ledger.locations(),
+        reader.columns,
+        dtm=dtm,
+        default_publisher=options.source,
+        keep_raw=rejects.handle is not None,
     )
     errors: list[RowError] = []
     buffer: list[tuple[Any, ...]] = []
