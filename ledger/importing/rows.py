@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +158,11 @@ def _picker(position: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
     fields = tuple(position)
     indexes = tuple(position.values())
     needed = max(indexes, default=-1) + 1
+    cells_at = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
 
     def pick(cells: list[str]) -> dict[str, str]:
-        if len(cells) >= needed:
-            return dict(zip(fields, [cells[i].strip() for i in indexes], strict=True))
+        if fields and len(cells) >= needed:
+            return dict(zip(fields, map(str.strip, cells_at(cells)), strict=True))
         return {f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()}
 
     return pick
