@@ -22,8 +22,8 @@ from bench.import_bench import HEADER, TAGS, generated_rows
 from ledger import chain
 from ledger.application import Ledger
 from ledger.importing import ImportOptions, import_file
+from ledger.importing.checking import RowChecker
 from ledger.importing.rows import SourceRow
-from ledger.importing.staging import RowChecker
 from ledger.locations import LocationIndex
 from tests.import_files import write_plain
 

@@ -21,11 +21,12 @@ from typing import IO, Any
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
+from ledger.importing.checking import RowChecker, RowError
 from ledger.importing.identity import scope_from_key
 from ledger.importing.planning import Planned, decide, load_records, missing_records, stock_id
 from ledger.importing.rows import FileFormat, TableReader, detect_format, open_rows
 from ledger.importing.saving import AggregateSaver, BulkSaver, Saver
-from ledger.importing.staging import RowChecker, RowError, StagingArea, Stock
+from ledger.importing.staging import StagingArea, Stock
 
 Progress = Callable[[str, int], None]
 OnPlan = Callable[[Planned], None]
