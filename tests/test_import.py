@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.application import Ledger
+from ledger.errors import ConcurrentChange
 from ledger.importing import FileFormat, ImportOptions, ImportRefused, detect_format, import_file
 from ledger.importing.export import current_records
 from ledger.records import FigureRecord
@@ -266,6 +267,22 @@ def test_a_failure_in_a_later_batch_leaves_the_ledger_as_before(
     assert inserts["count"] == 3 and event_count(ledger) == before
     ledger._index = None
     assert "TST" not in ledger.locations()
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "aggregates"])
+def test_a_record_saved_meanwhile_fails_the_import_as_a_concurrent_change(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    import ledger.importing.writing as writing
+
+    rows = [dtm_row(5, adm1="TST01"), dtm_row(6, adm1="TST02")]
+    run(ledger, write_dtm_hxl(tmp_path / "a.csv", rows))
+    # the batch is planned as if another writer had not saved these records yet
+    monkeypatch.setattr(writing, "load_records", lambda target, ids: {})
+    before = event_count(ledger)
+    with pytest.raises(ConcurrentChange):
+        run(ledger, write_dtm_hxl(tmp_path / "b.csv", rows), bulk=bulk)
+    assert event_count(ledger) == before
 
 
 def test_export_imports_into_an_identical_ledger(
