@@ -50,7 +50,9 @@ class BulkSaver:
     """Events built from the staged (already validated) values, inserted in bulk."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self.writer = BulkWriter(ledger, ledger.actor)
+        # the ledger's own page cache: a 1M-row import (333k events) measured no faster
+        # with the bulk writer's 256 MiB one, and its peak memory tripled
+        self.writer = BulkWriter(ledger, ledger.actor, sqlite_cache_kib=None)
         self.items: list[Item] = []
         self.first_id: int | None = None
         self._dates: dict[str, FigureDate] = {}
