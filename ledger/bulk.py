@@ -104,7 +104,11 @@ class BulkWriter:
     actor: str
     batch_size: int = BATCH_SIZE
     clock: Callable[[], datetime] = utc_now
+    # SQLite page cache for the writes (None: as the connection has it). A large cache
+    # pays from about a million events; it is also that much more resident memory.
+    sqlite_cache_kib: int | None = SQLITE_CACHE_KIB
     written: int = field(default=0, init=False)
+    first_id: int | None = field(default=None, init=False)  # lowest notification id written
 
     def write(self, items: Iterable[Item], *, atomic: bool = False) -> int:
         """Write every item; returns how many events were written.
@@ -245,9 +249,11 @@ class BulkWriter:
     def _flush(self, batch: list[StoredEvent]) -> None:
         recorder: Any = self.ledger.recorder
         with recorder.transaction(commit=True) as session:
-            if session.get_bind().dialect.name == "sqlite":
+            if self.sqlite_cache_kib and session.get_bind().dialect.name == "sqlite":
                 # the unique index on (random) record ids outgrows SQLite's default 2 MB
                 # page cache near a million events; then each insert waits on a page read
-                session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
-            recorder.insert_events(batch)
+                session.execute(text(f"PRAGMA cache_size = -{self.sqlite_cache_kib}"))
+            ids = recorder.insert_events(batch)
+        if ids and self.first_id is None:
+            self.first_id = min(ids)
         self.written += len(batch)

@@ -54,6 +54,20 @@ def _households(value: Any) -> int | None:
     return _count(value, "households")
 
 
+def households_within(households: int | None, individuals: int) -> None:
+    if households is not None and households > individuals:
+        raise ValueError(f"households ({households}) cannot exceed individuals ({individuals})")
+
+
+def figure_counts(individuals: Any, households: Any) -> tuple[int, int | None]:
+    """A figure's individuals and households as ``NewFigure`` checks them (the same
+    functions, so the same messages); raises ValueError."""
+    number = _count(individuals, "individuals")
+    known = _households(households)
+    households_within(known, number)
+    return number, known
+
+
 def check_figure_date(value: FigureDate) -> FigureDate:
     """A figure's period must have begun: 2026-11 is accepted during November 2026."""
     start = value.day
@@ -163,10 +177,7 @@ class NewFigure(BaseModel):
 
     @model_validator(mode="after")
     def _households_not_above_individuals(self) -> NewFigure:
-        if self.households is not None and self.households > self.individuals:
-            raise ValueError(
-                f"households ({self.households}) cannot exceed individuals ({self.individuals})"
-            )
+        households_within(self.households, self.individuals)
         return self
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.application import Ledger
+from ledger.errors import ConcurrentChange
 from ledger.importing import FileFormat, ImportOptions, ImportRefused, detect_format, import_file
 from ledger.importing.export import current_records
 from ledger.records import FigureRecord
@@ -242,29 +243,46 @@ def test_rejects_of_an_hxl_file_keep_its_header_and_hashtag_rows(
     assert len(lines) == 3 and "TST02" in lines[2]
 
 
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "aggregates"])
 def test_a_failure_in_a_later_batch_leaves_the_ledger_as_before(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
 ) -> None:
-    import ledger.importing.writing as writing
+    from ledger.persistence import LedgerRecorder
 
     rows = [dtm_row(i, level=2, adm2=f"TST01{i:02d}") for i in range(1, 30)]
     path = write_dtm_hxl(tmp_path / "many.csv", rows)
-    saved = {"batches": 0}
-    real_save = writing._save
+    inserts = {"count": 0}
+    real_insert = LedgerRecorder._insert_stored_events
 
-    def failing_save(target: Ledger, aggregates: list[FigureRecord]) -> None:
-        saved["batches"] += 1
-        if saved["batches"] == 3:
+    def failing_insert(recorder: LedgerRecorder, *args: Any, **kwargs: Any) -> Any:
+        inserts["count"] += 1  # 1: the new locations, 2: the first batch, 3: the second
+        if inserts["count"] == 3:
             raise RuntimeError("disk on fire")
-        real_save(target, aggregates)
+        return real_insert(recorder, *args, **kwargs)
 
-    monkeypatch.setattr(writing, "_save", failing_save)
+    monkeypatch.setattr(LedgerRecorder, "_insert_stored_events", failing_insert)
     before = event_count(ledger)
     with pytest.raises(RuntimeError):
-        run(ledger, path, batch_size=10)
-    assert saved["batches"] == 3 and event_count(ledger) == before
+        run(ledger, path, batch_size=10, bulk=bulk)
+    assert inserts["count"] == 3 and event_count(ledger) == before
     ledger._index = None
     assert "TST" not in ledger.locations()
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "aggregates"])
+def test_a_record_saved_meanwhile_fails_the_import_as_a_concurrent_change(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    import ledger.importing.writing as writing
+
+    rows = [dtm_row(5, adm1="TST01"), dtm_row(6, adm1="TST02")]
+    run(ledger, write_dtm_hxl(tmp_path / "a.csv", rows))
+    # the batch is planned as if another writer had not saved these records yet
+    monkeypatch.setattr(writing, "load_records", lambda target, ids: {})
+    before = event_count(ledger)
+    with pytest.raises(ConcurrentChange):
+        run(ledger, write_dtm_hxl(tmp_path / "b.csv", rows), bulk=bulk)
+    assert event_count(ledger) == before
 
 
 def test_export_imports_into_an_identical_ledger(

@@ -38,7 +38,9 @@ def stock_key(
 ) -> str:
     """The identity of a stock before the assessment type (BA/SA) is chosen."""
     parts = [KEY_VERSION, scope, (round_ or "").strip(), kind, pcode, date]
-    return "|".join([*parts, *(normalise(e) for e in extra)])
+    if extra:
+        parts.extend(normalise(e) for e in extra)
+    return "|".join(parts)
 
 
 def record_key(key: str, assessment_type: str) -> str:

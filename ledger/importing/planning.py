@@ -16,10 +16,11 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import select
 
 from ledger.application import Ledger
+from ledger.dates import FigureDate
 from ledger.errors import NothingToChange
 from ledger.importing.identity import record_id_for, scope_from_key
 from ledger.importing.staging import StagingArea, Stock
-from ledger.inputs import Correction, NewFigure, validated
+from ledger.inputs import Correction
 from ledger.records import FigureRecord
 
 RECORDED_TOPIC = get_topic(FigureRecord.Recorded)
@@ -87,35 +88,32 @@ def load_records(ledger: Ledger, ids: list[UUID]) -> dict[UUID, FigureRecord]:
 
 
 def decide(
-    ledger: Ledger, stock: Stock, existing: FigureRecord | None, file_name: str
-) -> tuple[Planned, FigureRecord | None]:
-    """What the stock does to the ledger, and the aggregate to save (None: nothing)."""
-    figure = validated(
-        NewFigure,
-        **{**stock.figure, "individuals": stock.individuals, "households": stock.households},
-    )
-    rid = stock_id(stock)
+    stock: Stock, record_id: UUID, existing: FigureRecord | None, file_name: str
+) -> tuple[Planned, Correction | None]:
+    """What the stock does to the ledger: a new record (no existing one), a correction of
+    the existing record (returned), or nothing. The stock's values were validated row by
+    row in pass 1; sums of valid parts are valid (households cannot outgrow individuals)."""
+    figure = stock.figure
     base = Planned(
         "new",
-        rid,
-        figure.kind.value,
-        figure.pcode,
-        str(figure.date),
-        figure.individuals,
-        figure.households,
+        record_id,
+        figure["kind"],
+        figure["pcode"],
+        figure["date"],
+        stock.individuals,
+        stock.households,
         stock.rows_text,
     )
     if existing is None:
-        record = FigureRecord.from_input(figure, ledger.actor, rid, stock.import_key)
-        return base, record
+        return base, None
     if existing.retracted is not None:
         return replace(base, action="retracted-earlier"), None
     correction = Correction(
-        individuals=figure.individuals,
-        households=figure.households,
-        households_unknown=figure.households is None,
-        date=figure.date,
-        pcode=figure.pcode,
+        individuals=stock.individuals,
+        households=stock.households,
+        households_unknown=stock.households is None,
+        date=FigureDate.parse(figure["date"]),
+        pcode=figure["pcode"],
         reason=f"revised by {file_name}, {stock.rows_text}",
         citation=f"{file_name} {stock.rows_text}",
     )
@@ -124,18 +122,21 @@ def decide(
     except NothingToChange:
         return replace(base, action="unchanged"), None
     old = {k: getattr(existing, k) for k in changes}
-    existing.correct(correction, ledger.actor)
     return replace(
         base, action="correct", changes={k: (old[k], v) for k, v in changes.items()}
-    ), existing
+    ), correction
 
 
-def recorded_pages(ledger: Ledger, page: int = 1000) -> Iterator[Sequence[Notification]]:
-    """Every figure record's first event, in pages, in the order they were recorded."""
+def recorded_pages(
+    ledger: Ledger, page: int = 1000, *, before: int | None = None
+) -> Iterator[Sequence[Notification]]:
+    """Every figure record's first event (with ``before``: those whose notification id is
+    lower), in pages, in the order they were recorded."""
     start: int | None = None
+    stop = None if before is None else before - 1
     while True:
         notifications = ledger.recorder.select_notifications(
-            start, page, topics=[RECORDED_TOPIC], inclusive_of_start=start is None
+            start, page, stop, topics=[RECORDED_TOPIC], inclusive_of_start=start is None
         )
         if not notifications:
             return
@@ -144,10 +145,20 @@ def recorded_pages(ledger: Ledger, page: int = 1000) -> Iterator[Sequence[Notifi
 
 
 def missing_records(
-    ledger: Ledger, scopes: set[str], staging: StagingArea, page: int = 1000
+    ledger: Ledger,
+    scopes: set[str],
+    staging: StagingArea,
+    page: int = 1000,
+    *,
+    before: int | None = None,
 ) -> Iterator[FigureRecord]:
-    """Current records imported earlier from one of ``scopes`` that this file no longer has."""
-    for notifications in recorded_pages(ledger, page):
+    """Current records imported earlier from one of ``scopes`` that this file no longer has.
+
+    ``before``: the first notification id this import wrote. Every record at or after it
+    is one of the file's own (the import's transaction holds the table's write lock from
+    its first insert to its commit, so no other writer's event can follow it), so the
+    scan stops there instead of decoding them all again."""
+    for notifications in recorded_pages(ledger, page, before=before):
         candidates: list[str] = []
         for notification in notifications:
             event = ledger.mapper.to_domain_event(notification)

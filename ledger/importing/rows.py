@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,22 @@ class TableReader:
         self.close()
 
 
+def _picker(position: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
+    """Field → stripped cell, for the fields at ``position``; a short row's missing cells
+    are empty."""
+    fields = tuple(position)
+    indexes = tuple(position.values())
+    needed = max(indexes, default=-1) + 1
+    cells_at = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
+
+    def pick(cells: list[str]) -> dict[str, str]:
+        if fields and len(cells) >= needed:
+            return dict(zip(fields, map(str.strip, cells_at(cells)), strict=True))
+        return {f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()}
+
+    return pick
+
+
 def detect_format(path: Path) -> FileFormat:
     """JSON if it starts with ``{``; HXL if a hashtag row is among the first 25 lines; else CSV."""
     with path.open("rb") as handle:
@@ -200,16 +217,16 @@ def _plain_csv(path: Path) -> TableReader:
             f"options ({', '.join(PLAIN_COLUMNS)}) or an HXL hashtag row"
         )
 
+    pick = _picker(position)
+
     def rows() -> Iterator[SourceRow]:
         last = reader.line_num
         try:
             for cells in reader:
                 line, last = last + 1, reader.line_num
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():
                     continue
-                values = {
-                    f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
-                }
+                values = pick(cells)
                 if len(cells) > len(header):
                     values["__extra__"] = ",".join(cells[len(header) :])
                 yield SourceRow(line, values, tuple(cells))
@@ -244,16 +261,17 @@ def _hxl(path: Path) -> TableReader:
     headers = list(dataset.headers)
     header = ([headers] if any(h for h in headers) else []) + [list(dataset.display_tags)]
 
+    pick = _picker(position)
+
     def rows() -> Iterator[SourceRow]:
         try:
             for row in dataset:
-                cells = ["" if v is None else str(v) for v in row.values]
-                if not any(c.strip() for c in cells):
+                cells = row.values  # text, as the CSV reader under libhxl gives it
+                if None in cells:
+                    cells = ["" if v is None else str(v) for v in cells]
+                if not "".join(cells).strip():
                     continue
-                values = {
-                    f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()
-                }
-                yield SourceRow(row.source_row_number + 1, values, tuple(cells))
+                yield SourceRow(row.source_row_number + 1, pick(cells), tuple(cells))
         except (hxl.HXLException, csv.Error, UnicodeDecodeError) as error:
             raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
 

@@ -1,13 +1,11 @@
-"""Pass 1: every row is validated and staged, nothing is written to the ledger.
+"""Pass 1's storage: the valid rows wait in a temporary SQLite file (the *staging area*).
 
-Valid rows go to a temporary SQLite file (the *staging area*), so that memory does not
-grow with the file: grouping DTM parts into stocks and choosing BA over SA is then a
-``GROUP BY ... ORDER BY`` that SQLite runs on disk. Invalid rows become ``RowError``s.
+Memory does not grow with the file: grouping DTM parts into stocks and choosing BA over
+SA is a ``GROUP BY ... ORDER BY`` that SQLite runs on disk.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,37 +13,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
+import msgspec
 
-from ledger.errors import InvalidInput, LedgerError
-from ledger.importing.identity import record_key, scope_of, stock_key
-from ledger.importing.rows import SourceRow
-from ledger.inputs import NewFigure
-from ledger.locations import LEVELS, Location, LocationIndex, validate_location
+from ledger.importing.identity import record_key
 
-NOT_AVAILABLE = {"not available", "n/a", "na", "none", "-"}
-ASSESSMENT_RANK = {"BA": 0, "SA": 1}
-DEFAULT_DTM_PUBLISHER = "IOM DTM"
-CHAIN = ("country", "adm1", "adm2", "adm3")  # the row's location columns, by admin level
-_LOC_FIELDS = ("kind", "pcode", "date", "individuals", "households", "origin", "cause", "note")
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem with one row: ``row`` is the line in the file (the header is line 1)."""
-
-    row: int
-    column: str | None
-    value: str | None
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
-
-    def __str__(self) -> str:
-        where = f", column {self.column}" if self.column else ""
-        value = f" ({self.value!r})" if self.value not in (None, "") else ""
-        return f"row {self.row}{where}{value}: {self.reason}"
+_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -66,206 +38,6 @@ class Stock:
         shown = ", ".join(str(n) for n in self.lines[:8])
         more = f" and {len(self.lines) - 8} more" if len(self.lines) > 8 else ""
         return f"row{'s' if len(self.lines) > 1 else ''} {shown}{more}"
-
-
-class _Problem(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-def _blank(text: str | None) -> str:
-    value = (text or "").strip()
-    return "" if value.lower() in NOT_AVAILABLE else value
-
-
-class RowChecker:
-    """Turns a source row into a staged part, resolving or collecting its locations."""
-
-    def __init__(
-        self,
-        index: LocationIndex,
-        columns: dict[str, str],
-        *,
-        dtm: bool,
-        default_publisher: str | None,
-    ) -> None:
-        self.index = index
-        self.columns = columns
-        self.dtm = dtm
-        self.default_publisher = default_publisher
-        # `#affected+idps` counts the IDPs present: a stock, unless a kind column says otherwise
-        self.default_kind = "" if "location" in columns else "assessment"
-        self.new_locations: dict[str, Location] = {}
-        self._chains: dict[tuple[str, ...], str] = {}  # location columns -> p-code
-
-    def error(self, row: SourceRow, field: str, reason: str) -> RowError:
-        column = self.columns.get(field, field)
-        return RowError(row.line, column, row.values.get(field), reason)
-
-    def check(self, row: SourceRow) -> tuple[tuple[Any, ...] | None, list[RowError]]:
-        v = row.values
-        errors: list[RowError] = []
-        if "__extra__" in v:
-            errors.append(RowError(row.line, None, v["__extra__"], "more cells than columns"))
-        found: dict[str, Location] = {}
-        pcode = "ZZZ"
-        try:
-            pcode = self._location(v, found)
-        except _Problem as problem:
-            errors.append(self.error(row, problem.field, problem.reason))
-        origin: str | None = None
-        if not self.dtm and _blank(v.get("origin")):
-            try:
-                origin = self.index.resolve(v["origin"]).location.pcode
-            except LedgerError as error:
-                errors.append(self.error(row, "origin", str(error)))
-        publisher = v.get("publisher") or self.default_publisher
-        if not publisher and self.dtm:
-            publisher = DEFAULT_DTM_PUBLISHER
-        operation = v.get("operation") or None
-        values = {
-            "kind": v.get("kind") or self.default_kind,
-            "pcode": pcode,
-            "date": v.get("date", ""),
-            "individuals": v.get("individuals", ""),
-            "households": v.get("households"),
-            "source": {
-                "publisher": publisher,
-                "report": v.get("report") or operation,
-                "round": v.get("round"),
-                "url": v.get("source_url"),
-                "published_on": v.get("published_on"),
-            },
-            "origin": origin,
-            "cause": _blank(v.get("cause")) or None,
-            "note": v.get("note"),
-        }
-        try:
-            figure = NewFigure.model_validate(values)
-        except ValidationError as invalid:
-            for detail in invalid.errors():
-                loc = [str(p) for p in detail.get("loc", ())]
-                field = {
-                    "source.publisher": "publisher",
-                    "source.published_on": "published_on",
-                    "source.url": "source_url",
-                    "source.round": "round",
-                }.get(".".join(loc), loc[0] if loc else "row")
-                reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
-                errors.append(self.error(row, field, reason))
-            return None, errors
-        except LedgerError as error:  # FigureDate.parse raises ours from inside a validator
-            field = "published_on" if str(error).startswith("publication date") else "date"
-            return None, [*errors, self.error(row, field, str(error))]
-        if errors:
-            return None, errors
-        record_id = None
-        if v.get("record_id"):
-            try:
-                record_id = UUID(v["record_id"])
-            except ValueError:
-                return None, [self.error(row, "record_id", "not a record id (a UUID)")]
-        self.new_locations.update(found)
-        atype = _blank(v.get("assessment_type")).upper()
-        extra = () if self.dtm else (origin or "", figure.cause or "")
-        key = stock_key(
-            scope_of(operation, figure.source.publisher),
-            figure.source.round,
-            figure.kind.value,
-            figure.pcode,
-            str(figure.date),
-            extra,
-        )
-        if record_id is not None:
-            key = f"id:{record_id}"
-        payload = {name: getattr(figure, name) for name in _LOC_FIELDS}
-        payload["kind"] = figure.kind.value
-        payload["date"] = str(figure.date)
-        payload["source"] = figure.source.model_dump(exclude_none=True)
-        payload["record_id"] = None if record_id is None else str(record_id)
-        payload["import_key"] = v.get("import_key") or None
-        cause = _blank(v.get("cause")) or None
-        return (
-            key,
-            atype,
-            ASSESSMENT_RANK.get(atype, 2),
-            row.line,
-            figure.individuals,
-            figure.households,
-            cause,
-            _blank(v.get("origin")) or None,
-            json.dumps(payload),
-            json.dumps(row.raw),
-        ), []
-
-    def _location(self, v: dict[str, str], found: dict[str, Location]) -> str:
-        if "location" in v:
-            if not v["location"]:
-                raise _Problem("location", "location is empty")
-            try:
-                return self.index.resolve(v["location"]).location.pcode
-            except LedgerError as error:
-                raise _Problem("location", str(error)) from None
-        chain = tuple(v.get(f"{lv}_{part}", "") for lv in CHAIN for part in ("code", "name"))
-        cache_key = (*chain, v.get("admin_level", ""))
-        known = self._chains.get(cache_key)
-        if known is not None:
-            return known
-        pcode = self._chain(v, found)
-        if not found:  # every location of the chain is registered or pending: reuse
-            self._chains[cache_key] = pcode
-        return pcode
-
-    def _chain(self, v: dict[str, str], found: dict[str, Location]) -> str:
-        codes = [_blank(v.get(f"{lv}_code")).upper() for lv in CHAIN]
-        names = [_blank(v.get(f"{lv}_name")) for lv in CHAIN]
-        level_text = v.get("admin_level", "")
-        if level_text:
-            if level_text not in ("0", "1", "2", "3"):
-                raise _Problem("admin_level", "admin level must be 0, 1, 2 or 3")
-            level = int(level_text)
-        elif any(codes):
-            level = max(i for i, c in enumerate(codes) if c)
-        else:
-            raise _Problem("country_code", "the row names no location (no p-code)")
-        if not codes[level]:
-            raise _Problem(f"{CHAIN[level]}_code", f"no p-code for the {LEVELS[level]} row")
-        for depth in range(level + 1):
-            if codes[depth]:
-                parent = codes[depth - 1] if depth else None
-                self._ensure(
-                    Location(codes[depth], names[depth], depth, parent or None), found, codes[level]
-                )
-        return codes[level]
-
-    def _ensure(self, loc: Location, found: dict[str, Location], target: str) -> None:
-        field = f"{CHAIN[loc.level]}_code"
-        known = (
-            self.index.by_pcode.get(loc.pcode)
-            or self.new_locations.get(loc.pcode)
-            or found.get(loc.pcode)
-        )
-        if known is not None:
-            if known.level != loc.level or (loc.parent is not None and known.parent != loc.parent):
-                raise _Problem(
-                    field,
-                    (
-                        f"p-code {loc.pcode} is known as {known.name}, {LEVELS[known.level]} under "
-                        f"{known.parent}; the row says {LEVELS[loc.level]} under {loc.parent}"
-                    ),
-                )
-            return
-        if loc.level > 0 and loc.parent is None:
-            raise _Problem(field, f"new location {loc.pcode} needs its parent's p-code")
-        if not loc.name:
-            raise _Problem(f"{CHAIN[loc.level]}_name", f"new location {loc.pcode} needs a name")
-        try:
-            validate_location(loc)
-        except InvalidInput as error:
-            raise _Problem(field, str(error)) from None
-        found[loc.pcode] = loc
 
 
 class StagingArea:
@@ -292,7 +64,7 @@ class StagingArea:
             f"{group}) first FROM parts) WHERE line > first ORDER BY line"
         )
         for line, first, raw in self.db.execute(query):
-            yield line, first, tuple(json.loads(raw))
+            yield line, first, () if raw is None else tuple(_DECODE(raw))
 
     def reject(self, line: int) -> None:
         self.db.execute("INSERT OR IGNORE INTO rejected VALUES (?)", (line,))
@@ -308,7 +80,7 @@ class StagingArea:
         )
         previous: Stock | None = None
         for key, atype, ind, hh, lines, _first, payload, cause in self.db.execute(query):
-            figure = json.loads(payload)
+            figure = _DECODE(payload)
             figure["cause"] = cause
             record_id = figure.pop("record_id")
             explicit_key = figure.pop("import_key")
@@ -317,7 +89,7 @@ class StagingArea:
                 assessment_type=atype,
                 individuals=int(ind),
                 households=None if hh is None else int(hh),
-                lines=tuple(sorted(int(n) for n in str(lines).split(","))),
+                lines=tuple(sorted(map(int, str(lines).split(",")))),
                 figure=figure,
                 record_id=None if record_id is None else UUID(record_id),
                 import_key=explicit_key or (record_key(key, atype) if record_id is None else None),

@@ -3,9 +3,10 @@
 Pass 1 reads the file once, validating each row and staging the valid ones on disk; a
 file with any invalid row stops here (unless rows may be skipped) and nothing is written.
 Pass 2 streams the grouped stocks in batches: one query finds the batch's existing
-records, each stock becomes a new record, a correction or nothing, and the batch is
-saved. Every save joins one database transaction opened around the whole of pass 2, so a
-crash or kill anywhere leaves the ledger as it was.
+records, each stock becomes a new record, a correction or nothing, and the batch's events
+are inserted in bulk (``ledger.importing.saving``). Every insert joins one database
+transaction opened around the whole of pass 2, so a crash or kill anywhere leaves the
+ledger as it was.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from eventsourcing.persistence import IntegrityError
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-
 from ledger.application import Ledger
-from ledger.errors import ConcurrentChange, InvalidInput
+from ledger.errors import InvalidInput
+from ledger.importing.checking import RowChecker, RowError
 from ledger.importing.identity import scope_from_key
 from ledger.importing.planning import Planned, decide, load_records, missing_records, stock_id
 from ledger.importing.rows import FileFormat, TableReader, detect_format, open_rows
-from ledger.importing.staging import RowChecker, RowError, StagingArea, Stock
-from ledger.records import FigureRecord
+from ledger.importing.saving import AggregateSaver, BulkSaver, Saver
+from ledger.importing.staging import StagingArea, Stock
 
 Progress = Callable[[str, int], None]
 OnPlan = Callable[[Planned], None]
@@ -42,6 +41,7 @@ class ImportOptions:
     rejects: Path | None = None
     retract_missing: bool = False
     batch_size: int = 2000
+    bulk: bool = True  # False: every write through the FigureRecord aggregate (the reference)
 
 
 class ImportRefused(InvalidInput):
@@ -186,7 +186,11 @@ def _stage(
     tick: Progress,
 ) -> RowChecker:
     checker = RowChecker(
-        ledger.locations(), reader.columns, dtm=dtm, default_publisher=options.source
+        ledger.locations(),
+        reader.columns,
+        dtm=dtm,
+        default_publisher=options.source,
+        keep_raw=rejects.handle is not None,
     )
     errors: list[RowError] = []
     buffer: list[tuple[Any, ...]] = []
@@ -237,8 +241,10 @@ def _write(
             on_plan(item)
 
     transaction: AbstractContextManager[Any] = nullcontext()
+    saver: Saver | None = None
     if not options.dry_run:
         transaction = ledger.recorder.transaction(commit=True)  # type: ignore[attr-defined]
+        saver = BulkSaver(ledger) if options.bulk else AggregateSaver(ledger)
     scopes: set[str] = set()
     with transaction:
         if checker.new_locations:
@@ -269,33 +275,37 @@ def _write(
                 scopes.add(scope)
             batch.append(stock)
             if len(batch) >= options.batch_size:
-                done += _save_batch(ledger, staging, batch, options, file_name, planned)
+                done += _save_batch(ledger, staging, batch, saver, file_name, planned)
                 tick("writing", done)
                 batch = []
-        done += _save_batch(ledger, staging, batch, options, file_name, planned)
+        done += _save_batch(ledger, staging, batch, saver, file_name, planned)
         tick("writing", done)
-        _missing(ledger, staging, scopes, options, file_name, planned)
+        _missing(ledger, staging, scopes, options, saver, file_name, planned)
 
 
 def _save_batch(
     ledger: Ledger,
     staging: StagingArea,
     batch: list[Stock],
-    options: ImportOptions,
+    saver: Saver | None,
     file_name: str,
     planned: OnPlan,
 ) -> int:
     ids = [stock_id(s) for s in batch]
     existing = load_records(ledger, ids)
-    aggregates: list[FigureRecord] = []
     for stock, rid in zip(batch, ids, strict=True):
-        item, aggregate = decide(ledger, stock, existing.get(rid), file_name)
+        record = existing.get(rid)
+        item, correction = decide(stock, rid, record, file_name)
         planned(item)
-        if aggregate is not None:
-            aggregates.append(aggregate)
+        if saver is None:
+            continue
+        if item.action == "new":
+            saver.new(rid, stock)
+        elif record is not None and correction is not None:
+            saver.correct(record, correction)
     staging.mark_seen([str(i) for i in ids])
-    if aggregates and not options.dry_run:
-        _save(ledger, aggregates)
+    if saver is not None:
+        saver.flush()
     return len(batch)
 
 
@@ -304,11 +314,12 @@ def _missing(
     staging: StagingArea,
     scopes: set[str],
     options: ImportOptions,
+    saver: Saver | None,
     file_name: str,
     planned: OnPlan,
 ) -> None:
-    pending: list[FigureRecord] = []
-    for record in missing_records(ledger, scopes, staging):
+    before = None if saver is None else saver.first_id
+    for record in missing_records(ledger, scopes, staging, before=before):
         item = Planned(
             "retract" if options.retract_missing else "missing",
             record.id,
@@ -320,19 +331,9 @@ def _missing(
             f"absent from {file_name}",
         )
         planned(item)
-        if options.retract_missing:
-            record.retract(
-                f"absent from {file_name}, which revises its source",
-                ledger.actor,
-                citation=file_name,
+        if options.retract_missing and saver is not None:
+            saver.retract(
+                record, f"absent from {file_name}, which revises its source", citation=file_name
             )
-            pending.append(record)
-    if pending and not options.dry_run:
-        _save(ledger, pending)
-
-
-def _save(ledger: Ledger, aggregates: list[FigureRecord]) -> None:
-    try:
-        ledger.save(*aggregates)
-    except (IntegrityError, SQLIntegrityError):
-        raise ConcurrentChange(aggregates[0].id) from None
+    if saver is not None:
+        saver.flush()

@@ -1,0 +1,318 @@
+"""Pass 1's checks: each source row becomes a staged part (the values a record will hold)
+or the ``RowError``s that say what is wrong with it, in the file's own column names.
+
+Locations a row names by its p-code chain are resolved against the registry or collected
+as new ones (registered with the import); nothing is written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from pydantic import ValidationError
+
+from ledger.errors import InvalidInput, LedgerError
+from ledger.importing.identity import scope_of, stock_key
+from ledger.importing.rows import SourceRow
+from ledger.inputs import NewFigure, figure_counts
+from ledger.locations import LEVELS, Location, LocationIndex, validate_location
+
+NOT_AVAILABLE = {"not available", "n/a", "na", "none", "-"}
+ASSESSMENT_RANK = {"BA": 0, "SA": 1}
+DEFAULT_DTM_PUBLISHER = "IOM DTM"
+CHAIN = ("country", "adm1", "adm2", "adm3")  # the row's location columns, by admin level
+_CHAIN_FIELDS = (*(f"{lv}_{part}" for lv in CHAIN for part in ("code", "name")), "admin_level")
+# Rows that say the same apart from their location and counts are validated in full once:
+# ``NewFigure``'s checks of each other field depend on that field's text alone, so the
+# same text passes the same way (a date that is not in the future stays so). The counts
+# of every row are checked by the model's own functions (``figure_counts``), and a row
+# that fails them is validated in full, so that its errors read as the model words them.
+SHAPES_KEPT = 4096  # distinct row shapes remembered; memory stays bounded
+_SOURCE_COLUMNS = {
+    "source.publisher": "publisher",
+    "source.published_on": "published_on",
+    "source.url": "source_url",
+    "source.round": "round",
+}
+_ENCODE = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one row: ``row`` is the line in the file (the header is line 1)."""
+
+    row: int
+    column: str | None
+    value: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f", column {self.column}" if self.column else ""
+        value = f" ({self.value!r})" if self.value not in (None, "") else ""
+        return f"row {self.row}{where}{value}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What ``NewFigure`` made of a row's fields other than its location and counts."""
+
+    kind: str
+    date: str
+    source: dict[str, Any]
+    publisher: str
+    round: str | None
+    origin: str | None
+    cause: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, figure: NewFigure) -> _Checked:
+        return cls(
+            kind=figure.kind.value,
+            date=str(figure.date),
+            source=figure.source.model_dump(exclude_none=True),
+            publisher=figure.source.publisher,
+            round=figure.source.round,
+            origin=figure.origin,
+            cause=figure.cause,
+            note=figure.note,
+        )
+
+
+def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str]) -> dict[str, Any]:
+    """The ``NewFigure`` input of a row (``shape`` as ``RowChecker.check`` builds it)."""
+    kind, date, publisher, report, round_, url, published_on, origin, cause, note = shape
+    return {
+        "kind": kind,
+        "pcode": pcode,
+        "date": date,
+        "individuals": v.get("individuals", ""),
+        "households": v.get("households"),
+        "source": {
+            "publisher": publisher,
+            "report": report,
+            "round": round_,
+            "url": url,
+            "published_on": published_on,
+        },
+        "origin": origin,
+        "cause": _blank(cause) or None,
+        "note": note,
+    }
+
+
+class _Problem(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _blank(text: str | None) -> str:
+    value = (text or "").strip()
+    return "" if value.lower() in NOT_AVAILABLE else value
+
+
+class RowChecker:
+    """Turns a source row into a staged part, resolving or collecting its locations."""
+
+    def __init__(
+        self,
+        index: LocationIndex,
+        columns: dict[str, str],
+        *,
+        dtm: bool,
+        default_publisher: str | None,
+        keep_raw: bool = True,
+    ) -> None:
+        self.index = index
+        self.keep_raw = keep_raw  # the original cells, staged for a rejects file
+        self.columns = columns
+        self.dtm = dtm
+        self.default_publisher = default_publisher
+        # `#affected+idps` counts the IDPs present: a stock, unless a kind column says otherwise
+        self.default_kind = "" if "location" in columns else "assessment"
+        self.new_locations: dict[str, Location] = {}
+        self._chains: dict[tuple[str | None, ...], str] = {}  # location columns -> p-code
+        self._checked: dict[tuple[str | None, ...], _Checked] = {}  # row shape -> its checks
+
+    def error(self, row: SourceRow, field: str, reason: str) -> RowError:
+        column = self.columns.get(field, field)
+        return RowError(row.line, column, row.values.get(field), reason)
+
+    def check(self, row: SourceRow) -> tuple[tuple[Any, ...] | None, list[RowError]]:
+        v = row.values
+        errors: list[RowError] = []
+        if "__extra__" in v:
+            errors.append(RowError(row.line, None, v["__extra__"], "more cells than columns"))
+        found: dict[str, Location] = {}
+        pcode = "ZZZ"
+        try:
+            pcode = self._location(v, found)
+        except _Problem as problem:
+            errors.append(self.error(row, problem.field, problem.reason))
+        origin: str | None = None
+        if not self.dtm and _blank(v.get("origin")):
+            try:
+                origin = self.index.resolve(v["origin"]).location.pcode
+            except LedgerError as error:
+                errors.append(self.error(row, "origin", str(error)))
+        publisher = v.get("publisher") or self.default_publisher
+        if not publisher and self.dtm:
+            publisher = DEFAULT_DTM_PUBLISHER
+        operation = v.get("operation") or None
+        shape = (
+            v.get("kind") or self.default_kind,
+            v.get("date", ""),
+            publisher,
+            v.get("report") or operation,
+            v.get("round"),
+            v.get("source_url"),
+            v.get("published_on"),
+            origin,
+            v.get("cause"),
+            v.get("note"),
+        )
+        checked = None if errors else self._checked.get(shape)
+        if checked is not None:
+            try:
+                individuals, households = figure_counts(
+                    v.get("individuals", ""), v.get("households")
+                )
+            except ValueError:
+                checked = None  # validated in full below, to report it in the model's words
+        if checked is None:
+            try:
+                figure = NewFigure.model_validate(_figure_values(shape, pcode, v))
+            except ValidationError as invalid:
+                return None, errors + [self._invalid(row, detail) for detail in invalid.errors()]
+            except LedgerError as error:  # FigureDate.parse raises ours from inside a validator
+                field = "published_on" if str(error).startswith("publication date") else "date"
+                return None, [*errors, self.error(row, field, str(error))]
+            if errors:
+                return None, errors
+            checked = _Checked.of(figure)
+            individuals, households = figure.individuals, figure.households
+            if len(self._checked) >= SHAPES_KEPT:
+                self._checked.clear()
+            self._checked[shape] = checked
+        record_id = None
+        if v.get("record_id"):
+            try:
+                record_id = UUID(v["record_id"])
+            except ValueError:
+                return None, [self.error(row, "record_id", "not a record id (a UUID)")]
+        self.new_locations.update(found)
+        atype = _blank(v.get("assessment_type")).upper()
+        extra = () if self.dtm else (origin or "", checked.cause or "")
+        key = stock_key(
+            scope_of(operation, checked.publisher),
+            checked.round,
+            checked.kind,
+            pcode,
+            checked.date,
+            extra,
+        )
+        if record_id is not None:
+            key = f"id:{record_id}"
+        payload = {
+            "kind": checked.kind,
+            "pcode": pcode,
+            "date": checked.date,
+            "origin": checked.origin,
+            "cause": checked.cause,
+            "note": checked.note,
+            "source": checked.source,
+            "record_id": None if record_id is None else str(record_id),
+            "import_key": v.get("import_key") or None,
+        }
+        return (
+            key,
+            atype,
+            ASSESSMENT_RANK.get(atype, 2),
+            row.line,
+            individuals,
+            households,
+            _blank(v.get("cause")) or None,
+            _blank(v.get("origin")) or None,
+            _ENCODE(payload),
+            _ENCODE(row.raw) if self.keep_raw else None,
+        ), []
+
+    def _invalid(self, row: SourceRow, detail: Any) -> RowError:
+        loc = [str(p) for p in detail.get("loc", ())]
+        field = _SOURCE_COLUMNS.get(".".join(loc), loc[0] if loc else "row")
+        reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
+        return self.error(row, field, reason)
+
+    def _location(self, v: dict[str, str], found: dict[str, Location]) -> str:
+        if "location" in v:
+            if not v["location"]:
+                raise _Problem("location", "location is empty")
+            try:
+                return self.index.resolve(v["location"]).location.pcode
+            except LedgerError as error:
+                raise _Problem("location", str(error)) from None
+        cache_key = tuple(map(v.get, _CHAIN_FIELDS))
+        known = self._chains.get(cache_key)
+        if known is not None:
+            return known
+        pcode = self._chain(v, found)
+        if not found:  # every location of the chain is registered or pending: reuse
+            self._chains[cache_key] = pcode
+        return pcode
+
+    def _chain(self, v: dict[str, str], found: dict[str, Location]) -> str:
+        codes = [_blank(v.get(f"{lv}_code")).upper() for lv in CHAIN]
+        names = [_blank(v.get(f"{lv}_name")) for lv in CHAIN]
+        level_text = v.get("admin_level", "")
+        if level_text:
+            if level_text not in ("0", "1", "2", "3"):
+                raise _Problem("admin_level", "admin level must be 0, 1, 2 or 3")
+            level = int(level_text)
+        elif any(codes):
+            level = max(i for i, c in enumerate(codes) if c)
+        else:
+            raise _Problem("country_code", "the row names no location (no p-code)")
+        if not codes[level]:
+            raise _Problem(f"{CHAIN[level]}_code", f"no p-code for the {LEVELS[level]} row")
+        for depth in range(level + 1):
+            if codes[depth]:
+                parent = codes[depth - 1] if depth else None
+                self._ensure(
+                    Location(codes[depth], names[depth], depth, parent or None), found, codes[level]
+                )
+        return codes[level]
+
+    def _ensure(self, loc: Location, found: dict[str, Location], target: str) -> None:
+        field = f"{CHAIN[loc.level]}_code"
+        known = (
+            self.index.by_pcode.get(loc.pcode)
+            or self.new_locations.get(loc.pcode)
+            or found.get(loc.pcode)
+        )
+        if known is not None:
+            if known.level != loc.level or (loc.parent is not None and known.parent != loc.parent):
+                raise _Problem(
+                    field,
+                    (
+                        f"p-code {loc.pcode} is known as {known.name}, {LEVELS[known.level]} under "
+                        f"{known.parent}; the row says {LEVELS[loc.level]} under {loc.parent}"
+                    ),
+                )
+            return
+        if loc.level > 0 and loc.parent is None:
+            raise _Problem(field, f"new location {loc.pcode} needs its parent's p-code")
+        if not loc.name:
+            raise _Problem(f"{CHAIN[loc.level]}_name", f"new location {loc.pcode} needs a name")
+        try:
+            validate_location(loc)
+        except InvalidInput as error:
+            raise _Problem(field, str(error)) from None
+        found[loc.pcode] = loc
