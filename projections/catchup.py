@@ -41,6 +41,7 @@ from ledger.storage import EVENTS_TABLE
 from projections.schema import (
     SCHEMA_VERSION,
     VIEW_FIGURES,
+    VIEW_LEAD,
     VIEW_SCHEMA,
     ancestry,
     details,
@@ -181,8 +182,13 @@ def _present_indexes(conn: Connection, names: set[str]) -> set[str]:
 
 
 def read_position(conn: Connection, view: str = VIEW_FIGURES) -> int:
+    value = read_position_or_none(conn, view)
+    return value if value is not None else 0
+
+
+def read_position_or_none(conn: Connection, view: str) -> int | None:
     value = conn.execute(select(positions.c.position).where(positions.c.view == view)).scalar()
-    return int(value) if value is not None else 0
+    return int(value) if value is not None else None
 
 
 def log_head(ledger: Ledger) -> int:
@@ -242,6 +248,16 @@ class FigureProjection:
             (text(sql), checked)
             for sql, checked in (_INSERT_RECORDED_SQLITE if self.sqlite else _INSERT_RECORDED_PG)
         ]
+        recorded_day = (
+            "julianday(date(recorded_at / 1000000, 'unixepoch'))"
+            if self.sqlite
+            else "(to_timestamp(recorded_at / 1000000) AT TIME ZONE 'UTC')::date"
+        )
+        day = "julianday(day)" if self.sqlite else "day"
+        self._page_lead = text(
+            f"SELECT max(CAST({day} - {recorded_day} AS INTEGER)) FROM dlp_versions "
+            "WHERE position > :after AND position <= :last"
+        )
         self._locations_synced = False
         self.pages_row_by_row = 0  # set-based pages that had to fall back (tests read it)
 
@@ -325,6 +341,22 @@ class FigureProjection:
             if span.new:
                 self._insert_recorded(conn, start, span)
             self._apply(conn, span.rows)
+            self._raise_lead(conn, start, span.last)
+
+    def _raise_lead(self, conn: Connection, start: int, last: int) -> None:
+        """Keep the ``lead_days`` bound (projections.schema.VIEW_LEAD) over the rows just
+        written; it only grows, and a rebuild recomputes it from nothing."""
+        lead = conn.execute(self._page_lead, {"after": start, "last": last}).scalar()
+        if lead is None:
+            return
+        lead = int(lead)
+        moved = conn.execute(
+            update(positions)
+            .where(and_(positions.c.view == VIEW_LEAD, positions.c.position < lead))
+            .values(position=lead)
+        ).rowcount
+        if not moved and read_position_or_none(conn, VIEW_LEAD) is None:
+            conn.execute(insert(positions).values(view=VIEW_LEAD, position=lead))
 
     def _span(self, after: int) -> Span | None:
         """The next page of the log, or None at its head.

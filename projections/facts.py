@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
 )
 
-from projections.schema import from_micros, select_versions, versions
+from projections.schema import VIEW_LEAD, from_micros, positions, select_versions, versions
 
 FLOW_KINDS = ("registration", "return")
 _BY_LEVEL = {0: versions.c.country, 1: versions.c.adm1, 2: versions.c.adm2}
@@ -173,11 +173,17 @@ class SqlFacts:
     def __init__(self, conn: Connection, known_at: int) -> None:
         self.conn = conn
         self.known_at = known_at
+        self.horizon = _horizon(conn, known_at)
+
+    def _until(self, until: date) -> date:
+        """``until``, or the last date anything known at ``known_at`` can bear if that is
+        earlier (same answer; historical questions about later dates then seek)."""
+        return until if self.horizon is None or until <= self.horizon else self.horizon
 
     def baselines(self, pcode: str, until: date) -> list[Fact]:
         """All assessments at ``pcode`` on its latest assessed day ≤ until, recorded first
         to recorded last (the last is the baseline, the others are superseded)."""
-        params = {"pcode": pcode, "until": until, "known_at": self.known_at}
+        params = {"pcode": pcode, "until": self._until(until), "known_at": self.known_at}
         latest = self.conn.execute(_LATEST_ASSESSED_DAY, params).scalar()
         if latest is None:
             return []
@@ -188,7 +194,11 @@ class SqlFacts:
         self, pcode: str, level: int, below: bool, after: date | None, until: date
     ) -> tuple[tuple[str, bool], dict[str, Any]]:
         column = _BY_LEVEL[level] if below and level in _BY_LEVEL else versions.c.pcode
-        params: dict[str, Any] = {"pcode": pcode, "until": until, "known_at": self.known_at}
+        params: dict[str, Any] = {
+            "pcode": pcode,
+            "until": self._until(until),
+            "known_at": self.known_at,
+        }
         if after is not None:
             params["after"] = after
         return (str(column.key), after is not None), params
@@ -212,7 +222,7 @@ class SqlFacts:
         """Which of these locations (all at ``level``) have any fact at or below them
         dated ≤ until: one grouped query instead of one probe per location."""
         column = _BY_LEVEL.get(level, versions.c.pcode)
-        params = {"codes": pcodes, "until": until, "known_at": self.known_at}
+        params = {"codes": pcodes, "until": self._until(until), "known_at": self.known_at}
         return {r[0] for r in self.conn.execute(_PRESENT[column.key], params)}
 
     def corrections(self, record_id: str, up_to_version: int) -> list[Correction]:
@@ -243,6 +253,20 @@ class SqlFacts:
                     )
                 )
         return out
+
+
+_LEAD = select(positions.c.position).where(positions.c.view == VIEW_LEAD)
+
+
+def _horizon(conn: Connection, known_at: int) -> date | None:
+    """The UTC day of ``known_at`` plus the figure table's lead (projections.schema)."""
+    lead = conn.execute(_LEAD).scalar()
+    if lead is None:
+        return None
+    try:
+        return from_micros(known_at).date() + timedelta(days=int(lead))
+    except (OverflowError, ValueError):  # beyond the calendar: no bound
+        return None
 
 
 def iso(micros: int) -> str:

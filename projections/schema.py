@@ -123,7 +123,12 @@ snapshots = Table(
 VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# the largest lead, in days, of a version's date over the UTC day it was recorded on: no
+# version known at instant K is dated after day(K) + lead, so a query as known at K can
+# bound its dates by that (a historical question about a later date then seeks instead
+# of scanning every later record); the row is absent while the figure table is empty
+VIEW_LEAD = "lead_days"
 
 
 def to_micros(moment: datetime) -> int:

@@ -210,3 +210,25 @@ def test_a_correction_of_the_date_moves_a_flow_across_the_baseline(ledger: Ledge
     )
     ledger.correct(ids["late"], date="2017-11", reason="registered before the round")
     assert totals(ledger, "2018-01-31").total.individuals == 100
+
+
+def test_a_period_dated_past_the_day_it_was_recorded_counts_as_known_then(
+    ledger: Ledger,
+) -> None:
+    """A year-precision figure stands for 31 December, later than the day it is recorded:
+    the date bound the queries use for "as known at" (the lead horizon) must keep it."""
+    year = utc_now().year
+    written = ledger.record(
+        kind="assessment",
+        location="Mopti",
+        date=str(year),
+        individuals=5_000,
+        source={"publisher": "DTM"},
+    )
+    known_at = utc_now()
+    (totals,) = Reader(ledger).totals(Moment(date(year, 12, 31), known_at), "Mopti")
+    assert totals.total.individuals == 5_000
+    before = Moment(date(year, 12, 31), datetime.fromtimestamp(0).astimezone())
+    (earlier,) = Reader(ledger).totals(before, "Mopti")
+    assert earlier.total.individuals == 0
+    assert ledger.get_record(written.record_id).individuals == 5_000
