@@ -1,8 +1,10 @@
-"""Storage: eventsourcing-sqlalchemy with a recorder that inserts with SQLAlchemy Core.
+"""Storage: eventsourcing-sqlalchemy with a recorder that inserts in bulk.
 
-The library's recorder adds one ORM object per event; ours sends one ``executemany``
-with ``RETURNING`` for the notification ids, in the same transaction and under the same
-table lock, so the ordering and optimistic-concurrency guarantees are unchanged.
+The library's recorder adds one ORM object per event; ours sends one driver-level
+``executemany`` (SQLite) or one ``COPY`` with ids drawn from the table's sequence
+(PostgreSQL), in the same transaction and under the same table lock, so the ordering and
+optimistic-concurrency guarantees are unchanged (the library's own recorder test suites
+run against it: tests/test_recorder_contract.py).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ledger.integrity.links import append_links, chain_table_name, define_chain_table
+from ledger.pgcopy import copy_rows
 
 
 class LedgerRecorder(SQLAlchemyApplicationRecorder):
@@ -33,12 +35,11 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int]:
         if not stored_events:
             return []
-        table = self.events_record_cls.__table__
         self._lock_table(session)
         if session.get_bind().dialect.name == "sqlite":
             ids = self._insert_sqlite(session, stored_events)
         else:
-            ids = self._insert_returning(session, table, stored_events)
+            ids = self._insert_copy(session, stored_events)
         self.after_insert(session, ids, stored_events)
         self._notify_channel(session)
         return ids
@@ -73,21 +74,35 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
             raise RuntimeError("notification ids out of step with the inserted events")
         return list(range(first, last + 1))
 
-    @staticmethod
-    def _insert_returning(
-        session: Session, table: Any, stored_events: Sequence[StoredEvent]
-    ) -> list[int]:
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [row[0] for row in session.execute(statement, rows)]
+    def _insert_copy(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """PostgreSQL: ids drawn from the table's own sequence, then one ``COPY``.
+
+        The caller holds the table lock (``LOCK TABLE … IN EXCLUSIVE MODE``), so no other
+        writer draws ids or inserts until this transaction ends: the ids are increasing in
+        the order of the events, as an ``INSERT … RETURNING`` would give them, and commit
+        in that order. A duplicate (originator id, version) fails the COPY with the same
+        IntegrityError an INSERT would raise."""
+        name = self.events_table_name
+        if self.schema_name is not None:
+            name = f"{self.schema_name}.{name}"
+        conn = session.connection()
+        ids = sorted(
+            conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) "
+                "FROM generate_series(1, %(n)s)",
+                {"table": name, "n": len(stored_events)},
+            ).scalars()
+        )
+        copy_rows(
+            conn,
+            name,
+            ("id", "originator_id", "originator_version", "topic", "state"),
+            (
+                (i, e.originator_id, e.originator_version, e.topic, e.state)
+                for i, e in zip(ids, stored_events, strict=True)
+            ),
+        )
+        return ids
 
     def after_insert(
         self, session: Session, ids: Sequence[int], stored_events: Sequence[StoredEvent]

@@ -21,12 +21,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    insert,
     select,
 )
 from sqlalchemy.orm import Session
 
 from ledger.integrity.encoding import GENESIS, link_hash, originator_hex
+from ledger.pgcopy import copy_rows
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -71,5 +71,4 @@ def append_links(
         columns = ", ".join(c.name for c in table.columns)
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES (?, ?, ?, ?, ?)", rows)
         return
-    names = [c.name for c in table.columns]
-    session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+    copy_rows(conn, table.name, [c.name for c in table.columns], rows)
