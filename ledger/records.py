@@ -17,8 +17,6 @@ from ledger.dates import FigureDate
 from ledger.errors import InvalidInput, NothingToChange, RecordRetracted
 from ledger.inputs import Correction, NewFigure
 
-AMENDABLE = ("individuals", "households", "date", "pcode")
-
 
 class FigureRecord(Aggregate):
     """An assessment (a stock), a registration (a flow in) or a return (a flow out)."""

@@ -35,6 +35,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.locations import LocationIndex
+from ledger.pgcopy import copy_rows
 from ledger.records import FigureRecord
 from ledger.snapshots import NamedSnapshot
 from ledger.storage import EVENTS_TABLE
@@ -47,6 +48,8 @@ from projections.schema import (
     details,
     metadata,
     positions,
+    read_position,
+    read_position_or_none,
     select_versions,
     snapshots,
     to_micros,
@@ -179,16 +182,6 @@ def _present_indexes(conn: Connection, names: set[str]) -> set[str]:
         )
     found = conn.execute(text(query), {"table": versions.name}).scalars()
     return {str(name) for name in found if name in names}
-
-
-def read_position(conn: Connection, view: str = VIEW_FIGURES) -> int:
-    value = read_position_or_none(conn, view)
-    return value if value is not None else 0
-
-
-def read_position_or_none(conn: Connection, view: str) -> int | None:
-    value = conn.execute(select(positions.c.position).where(positions.c.view == view)).scalar()
-    return int(value) if value is not None else None
 
 
 def log_head(ledger: Ledger) -> int:
@@ -560,19 +553,21 @@ class FigureProjection:
 
     def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         # straight to the driver (SQLAlchemy's per-row parameter processing costs about as
-        # much as the insert); on SQLite dates as ISO text and booleans as 0/1, exactly
-        # what SQLAlchemy's Date and Boolean types store there
+        # much as the insert): COPY on PostgreSQL, executemany on SQLite with dates as ISO
+        # text and booleans as 0/1, exactly what SQLAlchemy's Date and Boolean store there
+        more = [tuple(row[n] for n in _DETAILS) for row in rows]
+        if not self.sqlite:
+            copy_rows(conn, versions.name, _COLUMNS, ([row[n] for n in _COLUMNS] for row in rows))
+            copy_rows(conn, details.name, _DETAILS, more)
+            return
         values = []
         for row in rows:
             value = [row[n] for n in _COLUMNS]
-            if self.sqlite:
-                value[_DAY] = value[_DAY].isoformat()
-                value[_RETRACTED_COLUMN] = int(value[_RETRACTED_COLUMN])
+            value[_DAY] = value[_DAY].isoformat()
+            value[_RETRACTED_COLUMN] = int(value[_RETRACTED_COLUMN])
             values.append(tuple(value))
-        mark = "?" if self.sqlite else "%s"
-        conn.exec_driver_sql(_insert_sql(versions.name, _COLUMNS, mark), values)
-        more = [tuple(row[n] for n in _DETAILS) for row in rows]
-        conn.exec_driver_sql(_insert_sql(details.name, _DETAILS, mark), more)
+        conn.exec_driver_sql(_insert_sql(versions.name, _COLUMNS), values)
+        conn.exec_driver_sql(_insert_sql(details.name, _DETAILS), more)
 
     def _supersede(self, conn: Connection, superseded: list[dict[str, Any]]) -> None:
         mark = "?" if self.sqlite else "%s"
@@ -655,8 +650,8 @@ _COLUMNS = [c.name for c in versions.columns]
 _DETAILS = [c.name for c in details.columns]
 
 
-def _insert_sql(table: str, columns: list[str], mark: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
+def _insert_sql(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 # The set-based copy of new records. Each keeps to what the row-by-row path computes:

@@ -23,7 +23,13 @@ from sqlalchemy import (
     select,
 )
 
-from projections.schema import VIEW_LEAD, from_micros, positions, select_versions, versions
+from projections.schema import (
+    VIEW_LEAD,
+    from_micros,
+    read_position_or_none,
+    select_versions,
+    versions,
+)
 
 FLOW_KINDS = ("registration", "return")
 _BY_LEVEL = {0: versions.c.country, 1: versions.c.adm1, 2: versions.c.adm2}
@@ -255,12 +261,9 @@ class SqlFacts:
         return out
 
 
-_LEAD = select(positions.c.position).where(positions.c.view == VIEW_LEAD)
-
-
 def _horizon(conn: Connection, known_at: int) -> date | None:
     """The UTC day of ``known_at`` plus the figure table's lead (projections.schema)."""
-    lead = conn.execute(_LEAD).scalar()
+    lead = read_position_or_none(conn, VIEW_LEAD)
     if lead is None:
         return None
     try:

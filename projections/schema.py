@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Date,
     Index,
     Integer,
@@ -129,6 +130,18 @@ SCHEMA_VERSION = 3
 # bound its dates by that (a historical question about a later date then seeks instead
 # of scanning every later record); the row is absent while the figure table is empty
 VIEW_LEAD = "lead_days"
+
+
+def read_position(conn: Connection, view: str = VIEW_FIGURES) -> int:
+    value = read_position_or_none(conn, view)
+    return value if value is not None else 0
+
+
+def read_position_or_none(conn: Connection, view: str) -> int | None:
+    """The number a ``dlp_position`` row holds (a tracking position, the layout version,
+    the lead in days), or None when the row is absent."""
+    value = conn.execute(select(positions.c.position).where(positions.c.view == view)).scalar()
+    return int(value) if value is not None else None
 
 
 def to_micros(moment: datetime) -> int:

@@ -285,9 +285,10 @@ def revisions(reader: Reader, since: str, until: str | None = None) -> Revisions
                 for place in [pcode, *index.ancestors(pcode)]:
                     touched.setdefault((place, day), []).append(ref)
         figures = []
+        known_before, known_after = SqlFacts(conn, to_micros(start)), SqlFacts(conn, to_micros(end))
         for (pcode, day), refs in sorted(touched.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            before = FigureRule(SqlFacts(conn, to_micros(start)), index, day).figure(pcode)
-            after = FigureRule(SqlFacts(conn, to_micros(end)), index, day).figure(pcode)
+            before = FigureRule(known_before, index, day).figure(pcode)
+            after = FigureRule(known_after, index, day).figure(pcode)
             if (before.individuals, before.households) == (after.individuals, after.households):
                 continue
             figures.append(
