@@ -240,3 +240,15 @@ def _precision(text_date: str) -> str:
     from ledger.dates import FigureDate
 
     return FigureDate.parse(text_date).precision.value
+
+
+def test_postgresql_sessions_run_without_jit(ledger: Ledger, db_target: str) -> None:
+    """Every pooled PostgreSQL connection has JIT off (ledger.storage._tune_sessions),
+    including one opened after the pool was emptied; SQLite has no such setting."""
+    if not db_target.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no JIT")
+    engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+    engine.dispose()
+    with engine.connect() as first, engine.connect() as second:
+        settings = {conn.execute(text("SHOW jit")).scalar() for conn in (first, second)}
+    assert settings == {"off"}
