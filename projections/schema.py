@@ -42,19 +42,26 @@ positions = Table(
 # INTEGER PRIMARY KEY is the rowid itself)
 _POSITION = BigInteger().with_variant(Integer, "sqlite")
 
+# record ids, kinds and p-codes are codes: compared byte by byte, as SQLite's BINARY
+# collation does. On PostgreSQL the "C" collation gives the same order whatever the
+# database's locale, and lets index builds sort on abbreviated keys (a rebuild at ten
+# million events builds its indexes in a fraction of the time a locale collation takes)
+_CODE = String(32).with_variant(String(32, collation="C"), "postgresql")
+_KIND = String(12).with_variant(String(12, collation="C"), "postgresql")
+
 versions = Table(
     "dlp_versions",
     metadata,
     Column("position", _POSITION, primary_key=True, autoincrement=False),
-    Column("record_id", String(32), nullable=False),
+    Column("record_id", _CODE, nullable=False),
     Column("version", Integer, nullable=False),
     Column("action", String(12), nullable=False),
-    Column("kind", String(12), nullable=False),
-    Column("pcode", String(32), nullable=False),
+    Column("kind", _KIND, nullable=False),
+    Column("pcode", _CODE, nullable=False),
     # ancestors, for "at X or any location below X" as an index seek
-    Column("country", String(32), nullable=False),
-    Column("adm1", String(32)),
-    Column("adm2", String(32)),
+    Column("country", _CODE, nullable=False),
+    Column("adm1", _CODE),
+    Column("adm2", _CODE),
     Column("day", Date, nullable=False),
     Column("precision", String(5), nullable=False),
     Column("individuals", BigInteger, nullable=False),
@@ -102,10 +109,10 @@ def select_versions() -> Select[Any]:
 ancestry = Table(
     "dlp_locations",
     metadata,
-    Column("pcode", String(32), primary_key=True),
-    Column("country", String(32), nullable=False),
-    Column("adm1", String(32)),
-    Column("adm2", String(32)),
+    Column("pcode", _CODE, primary_key=True),
+    Column("country", _CODE, nullable=False),
+    Column("adm1", _CODE),
+    Column("adm2", _CODE),
 )
 
 snapshots = Table(
@@ -124,7 +131,7 @@ snapshots = Table(
 VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: code columns in the "C" collation on PostgreSQL
 # the largest lead, in days, of a version's date over the UTC day it was recorded on: no
 # version known at instant K is dated after day(K) + lead, so a query as known at K can
 # bound its dates by that (a historical question about a later date then seeks instead
