@@ -247,3 +247,30 @@ def test_a_value_of_the_wrong_type_is_named_not_a_crash(
     finally:
         ledger.close()
         ledger.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_link_hash_follows_the_layout_docs_integrity_md_publishes() -> None:
+    """The bytes as docs/integrity.md lists them, written out by hand: an independent
+    verifier following the document gets the ledger's hashes."""
+    import hashlib
+    import struct
+
+    previous = bytes(range(32))
+    oid = "0123456789abcdef0123456789abcdef"
+    topic = "ledger.records:FigureRecord.Recorded"
+    state = '{"kind":"assessment","note":"Ménaka"}'.encode()
+    documented = (
+        b"dledger-link/1\x00"  # 15 bytes
+        + previous
+        + struct.pack(">q", 7)
+        + struct.pack(">q", 12)
+        + struct.pack(">I", 32)
+        + oid.encode("ascii")
+        + struct.pack(">q", 3)
+        + struct.pack(">I", len(topic))
+        + topic.encode()
+        + struct.pack(">Q", len(state))
+        + state
+    )
+    expected = hashlib.sha256(documented).digest()
+    assert link_hash(previous, 7, 12, oid, 3, topic, state) == expected

@@ -3,7 +3,7 @@
 Each link's hash is SHA-256 over bytes whose layout is fixed here, independent of the
 database, the driver and the Python version (docs/integrity.md gives the same definition):
 
-    b"dledger-link/1\\0"                       16 bytes, the domain and version
+    b"dledger-link/1\\0"                       15 bytes, the domain and version
     previous hash                              32 bytes; 32 zero bytes before position 1
     i64 position                               1, 2, 3, ... in commit order
     i64 notification id                        the event's id in the events table
