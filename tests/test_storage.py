@@ -242,13 +242,15 @@ def _precision(text_date: str) -> str:
     return FigureDate.parse(text_date).precision.value
 
 
-def test_postgresql_sessions_run_without_jit(ledger: Ledger, db_target: str) -> None:
+def test_postgresql_sessions_run_without_jit(pg_database: str) -> None:
     """Every pooled PostgreSQL connection has JIT off (ledger.storage._tune_sessions),
-    including one opened after the pool was emptied; SQLite has no such setting."""
-    if not db_target.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite has no JIT")
-    engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
-    engine.dispose()
-    with engine.connect() as first, engine.connect() as second:
-        settings = {conn.execute(text("SHOW jit")).scalar() for conn in (first, second)}
+    including one opened after the pool was emptied (SQLite has no JIT)."""
+    ledger = open_ledger(pg_database, actor="tester", create=True)
+    try:
+        engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+        engine.dispose()
+        with engine.connect() as first, engine.connect() as second:
+            settings = {conn.execute(text("SHOW jit")).scalar() for conn in (first, second)}
+    finally:
+        close_ledger(ledger)
     assert settings == {"off"}
