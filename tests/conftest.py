@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -58,6 +58,13 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def missing_service(reason: str) -> NoReturn:
+    """A service a test needs is missing: skip with the reason, or fail under CI=true."""
+    if _in_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this run; its URL."""
@@ -73,9 +80,7 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
         reason = f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: "
         reason += str(error).splitlines()[0][:200]
-        if _in_ci():
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_service(reason)
     # fsync per commit is the server's durability, not the ledger's behaviour: off in tests
     url = (
         make_url(PG_ADMIN_URL)
