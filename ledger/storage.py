@@ -85,7 +85,7 @@ def _tune_sessions(ledger: Ledger) -> None:
     The ledger's statements are index seeks and page-sized copies. PostgreSQL compiles a
     statement to machine code when its *estimated* cost passes ``jit_above_cost``, and
     estimates on a log that just grew by millions of rows are stale: at ten million events
-    each catch-up page spent 0.64 s compiling a statement that then ran in 0.3 s.
+    every catch-up page was compiled anew, and took longer to compile than to run.
     Connections already pooled (table creation) are dropped so every one gets the setting.
     """
     from sqlalchemy import event
