@@ -1,10 +1,10 @@
 """Storage: eventsourcing-sqlalchemy with a recorder that inserts in bulk.
 
-The library's recorder adds one ORM object per event; ours sends one driver-level
-``executemany`` (SQLite) or one ``COPY`` with ids drawn from the table's sequence
-(PostgreSQL), in the same transaction and under the same table lock, so the ordering and
-optimistic-concurrency guarantees are unchanged (the library's own recorder test suites
-run against it: tests/test_recorder_contract.py).
+The library's recorder adds one ORM object per event; ours sends one set-based
+``INSERT … SELECT`` per batch (SQLite, ``ledger.packing``) or one ``COPY`` with ids drawn
+from the table's sequence (PostgreSQL), in the same transaction and under the same table
+lock, so the ordering and optimistic-concurrency guarantees are unchanged (the library's
+own recorder test suites run against it: tests/test_recorder_contract.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy.orm import Session
 
-from ledger.integrity.links import append_links, chain_table_name, define_chain_table
+from ledger.integrity.links import (
+    ChainHead,
+    PlannedLinks,
+    append_links,
+    chain_table_name,
+    define_chain_table,
+    insert_links_sqlite,
+    link_hashes,
+    read_head,
+)
+from ledger.packing import EVENTS_INSERT, PackedRows, pack
 from ledger.pgcopy import copy_rows
 
 
@@ -35,44 +45,58 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int]:
         if not stored_events:
             return []
-        self._lock_table(session)
         if session.get_bind().dialect.name == "sqlite":
-            ids = self._insert_sqlite(session, stored_events)
-        else:
-            ids = self._insert_copy(session, stored_events)
-        self.after_insert(session, ids, stored_events)
+            rows = [
+                (id_bytes(e.originator_id), e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ]
+            return list(self.insert_rows(session, pack(rows)))
+        self._lock_table(session)
+        ids = self._insert_copy(session, stored_events)
+        append_links(session, self.chain_table, ids, stored_events)
         self._notify_channel(session)
         return ids
 
-    def _insert_sqlite(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
-        """One driver-level ``executemany``; the ids are then the last ``n`` of the table.
+    def insert_rows(
+        self, session: Session, packed: PackedRows, planned: PlannedLinks | None = None
+    ) -> range:
+        """SQLite: insert the packed events and their chain links; returns their ids.
+        (``_lock_table`` takes no lock on SQLite, where the INSERT takes the database's
+        write lock; it is called so that every insert path passes the same steps.)
 
-        SQLAlchemy cannot batch ``RETURNING`` in parameter order on SQLite and falls back
-        to one statement per row (and its UUID type converts in Python, row by row). SQLite
-        has one writer at a time and numbers new rows max(id) + 1, in order, so after the
-        insert (still holding the write lock) our rows are the last ``n`` ids, consecutive;
-        the first and last are checked against what was sent before anything commits."""
+        One set-based INSERT per packed part (``ledger.packing``); the ids are then the
+        last ``n`` of the table. SQLite has one writer at a time and numbers new rows
+        max(id) + 1, in order, so after the insert (still holding the write lock) our rows
+        are the last ``n`` ids, consecutive; the first and last are checked against what
+        was sent before anything commits. ``planned`` link hashes (computed ahead, on
+        another thread) are used if the chain head and the first id are the ones they were
+        computed against; otherwise the hashes are computed here."""
+        self._lock_table(session)
         name = self.events_table_name
         conn = session.connection()
-        conn.exec_driver_sql(
-            f"INSERT INTO {name} (originator_id, originator_version, topic, state) "
-            "VALUES (?, ?, ?, ?)",
-            [
-                (_id_bytes(e.originator_id), e.originator_version, e.topic, e.state)
-                for e in stored_events
-            ],
-        )
+        statement = EVENTS_INSERT.format(table=name)
+        for part in packed.parts:
+            conn.exec_driver_sql(
+                statement, (part.originator_ids, part.states, part.rows, part.topics)
+            )
+        rows = packed.rows
         last = int(conn.exec_driver_sql(f"SELECT max(id) FROM {name}").scalar_one())
-        first = last - len(stored_events) + 1
+        first = last - len(rows) + 1
         ends = conn.exec_driver_sql(
             f"SELECT id, originator_id, originator_version FROM {name} WHERE id IN (?, ?)",
             (first, last),
         ).all()
-        sent = {first: stored_events[0], last: stored_events[-1]}
-        expected = {i: (_id_bytes(e.originator_id), e.originator_version) for i, e in sent.items()}
+        expected = {first: rows[0][:2], last: rows[-1][:2]}
         if {r[0]: (bytes(r[1]), r[2]) for r in ends} != expected:
             raise RuntimeError("notification ids out of step with the inserted events")
-        return list(range(first, last + 1))
+        position, previous = read_head(session, self.chain_table)
+        if planned is not None and planned.head == ChainHead(position, previous, first):
+            hashes = planned.hashes
+        else:
+            hashes = link_hashes(position, previous, first, rows)
+        insert_links_sqlite(conn, self.chain_table, position, first, packed, hashes)
+        self._notify_channel(session)
+        return range(first, last + 1)
 
     def _insert_copy(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
         """PostgreSQL: ids drawn from the table's own sequence, then one ``COPY``.
@@ -104,15 +128,8 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         )
         return ids
 
-    def after_insert(
-        self, session: Session, ids: Sequence[int], stored_events: Sequence[StoredEvent]
-    ) -> None:
-        """Called inside the write transaction with the events just inserted and their
-        notification ids."""
-        append_links(session, self.chain_table, ids, stored_events)
 
-
-def _id_bytes(originator_id: UUID | str) -> bytes:
+def id_bytes(originator_id: UUID | str) -> bytes:
     """The 16 bytes the events table stores on SQLite (its UUID column type's format)."""
     return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).bytes
 

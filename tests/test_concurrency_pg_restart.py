@@ -50,7 +50,8 @@ for _ in range(skip):
     clock()
 items = list(ledger_items(events, seed=21))[skip:]
 try:
-    BulkWriter(ledger, "writer", batch_size=batch, clock=clock).write(items)
+    # one commit per batch, so the crash finds some committed and one in flight
+    BulkWriter(ledger, "writer", batch_size=batch, commit_every=batch, clock=clock).write(items)
 except Exception as error:
     print(f"{type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
     sys.exit(1)

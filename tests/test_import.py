@@ -252,15 +252,16 @@ def test_a_failure_in_a_later_batch_leaves_the_ledger_as_before(
     rows = [dtm_row(i, level=2, adm2=f"TST01{i:02d}") for i in range(1, 30)]
     path = write_dtm_hxl(tmp_path / "many.csv", rows)
     inserts = {"count": 0}
-    real_insert = LedgerRecorder._insert_stored_events
+    real_lock = LedgerRecorder._lock_table
 
     def failing_insert(recorder: LedgerRecorder, *args: Any, **kwargs: Any) -> Any:
+        # every insert path takes the table lock first (a no-op on SQLite)
         inserts["count"] += 1  # 1: the new locations, 2: the first batch, 3: the second
         if inserts["count"] == 3:
             raise RuntimeError("disk on fire")
-        return real_insert(recorder, *args, **kwargs)
+        return real_lock(recorder, *args, **kwargs)
 
-    monkeypatch.setattr(LedgerRecorder, "_insert_stored_events", failing_insert)
+    monkeypatch.setattr(LedgerRecorder, "_lock_table", failing_insert)
     before = event_count(ledger)
     with pytest.raises(RuntimeError):
         run(ledger, path, batch_size=10, bulk=bulk)
