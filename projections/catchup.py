@@ -39,6 +39,8 @@ from ledger.pgcopy import copy_rows
 from ledger.records import FigureRecord
 from ledger.snapshots import NamedSnapshot
 from ledger.storage import EVENTS_TABLE
+from projections.prefetch import SCHEMA as SCRATCH
+from projections.prefetch import Parsed, Prefetch
 from projections.schema import (
     SCHEMA_VERSION,
     VIEW_FIGURES,
@@ -98,13 +100,14 @@ class CatchUp:
 @dataclass(frozen=True)
 class Span:
     """One page of the log: its last position, its number of events, the events applied
-    in Python, and how many new records the set-based insert copies (0: none, they are
-    among ``rows``)."""
+    in Python, how many new records the set-based insert copies (0: none, they are
+    among ``rows``), and where a prefetch parsed them, if one did."""
 
     last: int
     size: int
     rows: Page
     new: int
+    parsed: Parsed | None = None  # the new records, parsed ahead into the scratch table
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ class FigureProjection:
             (text(sql), checked)
             for sql, checked in (_INSERT_RECORDED_SQLITE if self.sqlite else _INSERT_RECORDED_PG)
         ]
+        self._copy_parsed = [text(sql) for sql in _copy_sqlite(f"{SCRATCH}.dlp_new", ranged=True)]
         recorded_day = (
             "julianday(date(recorded_at / 1000000, 'unixepoch'))"
             if self.sqlite
@@ -253,6 +257,7 @@ class FigureProjection:
         )
         self._locations_synced = False
         self.pages_row_by_row = 0  # set-based pages that had to fall back (tests read it)
+        self.pages_prefetched = 0  # pages whose new records a second thread parsed
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -270,17 +275,56 @@ class FigureProjection:
         two processes catching up at once take turns at it.
         """
         self._create_indexes()
-        bulk = log_head(self.ledger) - self.position() >= BULK_BACKLOG
+        self._locations_synced = False  # the gazetteer may have changed since the last call
+        start = self.position()
+        bulk = log_head(self.ledger) - start >= BULK_BACKLOG
         if bulk:
             with self.engine.begin() as conn:
                 self._lock_ddl(conn)
                 for index in versions.indexes:
                     conn.execute(DropIndex(index, if_exists=True))
         try:
-            return self._catch_up(progress)
+            prefetch = self._prefetch(start) if bulk else None
+            if prefetch is None:
+                return self._catch_up(progress, None, None)
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCRATCH}", (prefetch.path,))
+                conn.commit()
+                try:
+                    return self._catch_up(progress, prefetch, conn)
+                finally:
+                    prefetch.close()
+                    try:
+                        conn.rollback()
+                        conn.exec_driver_sql(f"DETACH DATABASE {SCRATCH}")
+                        conn.commit()
+                    except DBAPIError:  # pragma: no cover - never back to the pool attached
+                        conn.invalidate()
         finally:
             if bulk:
                 self._create_indexes()
+
+    def _prefetch(self, start: int) -> Prefetch | None:
+        """A second thread parsing pages ahead (projections.prefetch), where it can help:
+        SQLite in a file, the set-based path. The locations it joins are brought in line
+        with the gazetteer first, in a transaction of their own, so both connections see
+        the same ones."""
+        database = self.engine.url.database
+        if not self.sqlite or self.decode != "sql" or not database or database == ":memory:":
+            return None
+        if database.startswith("file:"):
+            return None
+        with self.engine.begin() as conn:
+            self._sync_locations(conn)
+        return Prefetch(
+            database,
+            start,
+            page_size=PAGE_SIZE,
+            page_end=str(self._page_end),
+            fill=_fill_sqlite(f"{SCRATCH}.dlp_new"),
+            columns=_NEW.removeprefix("id, "),
+            topic=_RECORDED,
+        )
 
     def _lock_ddl(self, conn: Connection) -> None:
         if not self.sqlite:
@@ -301,40 +345,60 @@ class FigureProjection:
             for index in versions.indexes:
                 conn.execute(CreateIndex(index, if_not_exists=True))
 
-    def _catch_up(self, progress: Callable[[int], None] | None) -> CatchUp:
+    def _catch_up(
+        self,
+        progress: Callable[[int], None] | None,
+        prefetch: Prefetch | None,
+        held: Connection | None,
+    ) -> CatchUp:
+        """Page after page to the head; with a prefetch, on ``held``, the connection the
+        scratch database is attached to."""
         applied = 0
-        self._locations_synced = False  # the gazetteer may have changed since the last call
         while True:
             start = self.position()
-            span = self._span(start)
+            parsed = prefetch.take(start) if prefetch is not None else None
+            span = self._span(start, parsed)
             if span is None:
                 return CatchUp(applied, start)
+            if parsed is not None and span.parsed is None and prefetch is not None:
+                prefetch.close()  # out of step with the log as this connection reads it
             try:
-                self._apply_page(start, span)
+                self._apply_page(start, span, held)
             except ProjectionRace:
                 continue
             except NotSetBased:
+                if prefetch is not None:
+                    prefetch.close()  # the locations may be synced again: parse in line
                 self.pages_row_by_row += 1
                 everything = self._read_between(start, span.last)
                 try:
-                    self._apply_page(start, Span(span.last, span.size, everything, 0))
+                    self._apply_page(start, Span(span.last, span.size, everything, 0), held)
                 except ProjectionRace:
                     continue
                 self._locations_synced = False  # the row-by-row path may have reloaded them
+            if prefetch is not None:
+                prefetch.applied(span.last)
             applied += span.size
             if progress is not None:
                 progress(span.size)
 
-    def _apply_page(self, start: int, span: Span) -> None:
+    def _apply_page(self, start: int, span: Span, held: Connection | None = None) -> None:
         """One page and the tracking position that follows it, in one transaction."""
-        with self.engine.begin() as conn:
-            if self.sqlite:
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            self._claim(conn, start, span.last)
-            if span.new:
-                self._insert_recorded(conn, start, span)
-            self._apply(conn, span.rows)
-            self._raise_lead(conn, start, span.last)
+        if held is None:
+            with self.engine.begin() as conn:
+                self._write_page(conn, start, span)
+        else:
+            with held.begin():
+                self._write_page(held, start, span)
+
+    def _write_page(self, conn: Connection, start: int, span: Span) -> None:
+        if self.sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        self._claim(conn, start, span.last)
+        if span.new:
+            self._insert_recorded(conn, start, span)
+        self._apply(conn, span.rows)
+        self._raise_lead(conn, start, span.last)
 
     def _raise_lead(self, conn: Connection, start: int, last: int) -> None:
         """Keep the ``lead_days`` bound (projections.schema.VIEW_LEAD) over the rows just
@@ -351,11 +415,12 @@ class FigureProjection:
         if not moved and read_position_or_none(conn, VIEW_LEAD) is None:
             conn.execute(insert(positions).values(view=VIEW_LEAD, position=lead))
 
-    def _span(self, after: int) -> Span | None:
+    def _span(self, after: int, parsed: Parsed | None = None) -> Span | None:
         """The next page of the log, or None at its head.
 
         In set-based mode only the events applied in Python are fetched (with their
-        states); the new records stay in the database for ``_insert_recorded``."""
+        states); the new records stay in the database for ``_insert_recorded``, or, if a
+        prefetch ``parsed`` this page and took every one of them, in its scratch table."""
         if self.decode == "mapper":
             notes = self.ledger.recorder.select_notifications(
                 after + 1, PAGE_SIZE, inclusive_of_start=True
@@ -367,13 +432,18 @@ class FigureProjection:
                 rows = conn.execute(self._page, {"after": after, "size": PAGE_SIZE}).all()
                 page = [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
                 return Span(page[-1][0], len(page), page, 0) if page else None
-            size, last = conn.execute(self._page_end, {"after": after, "size": PAGE_SIZE}).one()
+            if parsed is not None:
+                size, last = parsed.size, parsed.last
+            else:
+                size, last = conn.execute(self._page_end, {"after": after, "size": PAGE_SIZE}).one()
             if not size:
                 return None
             params = {"after": after, "last": last, "recorded": _RECORDED}
             rows = conn.execute(self._page_others, params).all()
         page = [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-        return Span(last, size, page, size - len(page))
+        new = size - len(page)
+        usable = parsed if parsed is not None and parsed.rows == new else None
+        return Span(last, size, page, new, usable)
 
     def _read_between(self, after: int, last: int) -> Page:
         with self.engine.connect() as conn:
@@ -390,6 +460,13 @@ class FigureProjection:
         state whose date or timestamp is not in the form the statement reads, or an
         unreadable state (the row-by-row path then names it).
         """
+        if span.parsed is not None:
+            self.pages_prefetched += 1
+            bounds = {"after": start, "last": span.last}
+            copied = [conn.execute(statement, bounds).rowcount for statement in self._copy_parsed]
+            if copied != [span.new, span.new]:  # pragma: no cover - counted when parsed
+                raise LedgerError(f"copied {copied} of {span.new} parsed records")
+            return
         if not self._locations_synced:
             self._sync_locations(conn)
         try:
@@ -675,14 +752,11 @@ _NEW = (
 )
 _FIELDS = ("kind", "pcode", "date", "precision", "individuals", "households", *_DETAIL_FIELDS)
 
-# SQLite: each state is parsed once, into a per-connection temporary table that both
-# inserts then read; the statement that fills it is the one whose row count is checked
-_INSERT_RECORDED_SQLITE = (
-    (f"CREATE TEMP TABLE IF NOT EXISTS dlp_new ({_NEW})", False),
-    ("DELETE FROM temp.dlp_new", False),
-    (
-        f"""
-INSERT INTO temp.dlp_new ({_NEW})
+
+def _fill_sqlite(table: str) -> str:
+    """Each state parsed once (SQLite), into ``table``, which the copies then read."""
+    return f"""
+INSERT INTO {table} ({_NEW})
 WITH e AS MATERIALIZED (
     SELECT id, originator_id, originator_version,
            json_extract(CAST(state AS TEXT), '$.timestamp._type_') AS ts_type,
@@ -700,20 +774,29 @@ JOIN dlp_locations AS l ON l.pcode = e.pcode
 WHERE e.ts_type = 'datetime_iso' AND e.class_version IS NULL
   AND length(e.ts) IN (25, 32) AND substr(e.ts, -6, 1) IN ('+', '-')
   AND date(e.date) IS e.date
-""",
-        True,
-    ),
-    (
+"""
+
+
+def _copy_sqlite(table: str, *, ranged: bool) -> tuple[str, str]:
+    """The figure rows and their details, from a table ``_fill_sqlite`` filled (holding
+    only this page, or, ``ranged``, pages the statements pick by position)."""
+    where = " WHERE id > :after AND id <= :last" if ranged else ""
+    return (
         f"INSERT INTO dlp_versions ({', '.join(_COLUMNS)}) "
         "SELECT id, record_id, version, 'recorded', kind, pcode, country, adm1, adm2, day, "
-        "precision, individuals, households, 0, at, at, NULL FROM temp.dlp_new",
-        False,
-    ),
-    (
+        f"precision, individuals, households, 0, at, at, NULL FROM {table}{where}",
         f"INSERT INTO dlp_details ({', '.join(_DETAILS)}) "
-        "SELECT id, actor, NULL, NULL, '[]', source, origin, cause, note FROM temp.dlp_new",
-        False,
-    ),
+        f"SELECT id, actor, NULL, NULL, '[]', source, origin, cause, note FROM {table}{where}",
+    )
+
+
+# SQLite in line: the states parsed into a per-connection temporary table that both copies
+# then read; the statement that fills it is the one whose row count is checked
+_INSERT_RECORDED_SQLITE = (
+    (f"CREATE TEMP TABLE IF NOT EXISTS dlp_new ({_NEW})", False),
+    ("DELETE FROM temp.dlp_new", False),
+    (_fill_sqlite("temp.dlp_new"), True),
+    *((sql, False) for sql in _copy_sqlite("temp.dlp_new", ranged=False)),
 )
 # PostgreSQL: one statement, each state parsed once; data-modifying CTEs insert the
 # figure rows and their details from the same parsed set

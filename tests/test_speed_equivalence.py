@@ -6,6 +6,7 @@ independently in SQL (DuckDB)."""
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -151,6 +152,9 @@ def test_fast_catch_up_equals_mapper_catch_up(
     fast.rebuild()
     assert fast.checksum() == expected
     assert _index_names(fast) == {index.name for index in versions.indexes}
+    if fast.sqlite and decode == "sql":  # a second thread parsed the pages ahead
+        assert fast.pages_prefetched > 0
+    assert fast.pages_row_by_row == 0
 
 
 def test_pages_the_set_based_insert_cannot_take_go_row_by_row(
@@ -204,6 +208,65 @@ def test_an_interrupted_bulk_load_gets_its_indexes_back(
     expected = projection.checksum()
     reference.rebuild()
     assert reference.checksum() == expected
+
+
+@pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
+def test_pages_the_prefetch_could_not_take_are_parsed_in_line(
+    generated: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    reference = FigureProjection(generated, decode="mapper")
+    reference.rebuild()
+    expected = reference.checksum()
+    with reference.engine.connect() as conn:
+        # the location whose first figure comes last in the log
+        late, first = conn.execute(
+            text("SELECT pcode, min(position) AS m FROM dlp_versions GROUP BY pcode "
+                 "ORDER BY m DESC LIMIT 1")
+        ).one()  # fmt: skip
+    assert first > 300
+    monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
+    monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
+    sync = FigureProjection._sync_locations
+    calls = 0
+
+    def sync_all_but_late(self: FigureProjection, conn: Any) -> None:
+        # the first sync (before the prefetch starts) leaves one location out, so the
+        # prefetch parses the page that needs it short
+        nonlocal calls
+        calls += 1
+        sync(self, conn)
+        if calls == 1:
+            conn.execute(text("DELETE FROM dlp_locations WHERE pcode = :p"), {"p": late})
+
+    monkeypatch.setattr(FigureProjection, "_sync_locations", sync_all_but_late)
+    projection = FigureProjection(generated)
+    projection.rebuild()
+    assert projection.checksum() == expected
+    assert projection.pages_prefetched >= first // 97 - 1  # every page before that one
+    assert projection.pages_row_by_row == 1  # that page; the rest synced again, in line
+    assert not [t for t in threading.enumerate() if t.name == "dledger-parse"]
+    with projection.engine.connect() as conn:  # the pooled connection is detached
+        names = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
+    assert names <= {"main", "temp"}
+
+
+@pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
+def test_a_prefetch_out_of_step_with_the_applier_stops(
+    generated: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
+    projection = FigureProjection(generated)
+    prefetch = projection._prefetch(0)
+    assert prefetch is not None
+    first = prefetch.take(0)
+    assert first is not None and first.after == 0 and first.rows > 0
+    # another process applied the next page: the parsed one no longer follows on
+    assert prefetch.take(first.last + 1) is None
+    assert prefetch.take(first.last) is None  # and it stays stopped
+    assert not prefetch.directory.exists()
+    assert not [t for t in threading.enumerate() if t.name == "dledger-parse"]
 
 
 def _index_names(projection: FigureProjection) -> set[str]:
