@@ -118,9 +118,11 @@ _AT_PCODE = and_(
 _LATEST_ASSESSED_DAY = (
     select(versions.c.day).where(_AT_PCODE).order_by(versions.c.day.desc()).limit(1)
 )
-_ASSESSMENTS_ON_DAY = (
+# one statement, not a query for the day and another for its assessments: the rule asks
+# this of every location it visits, and on PostgreSQL each statement is a round trip
+_ASSESSMENTS_ON_LATEST_DAY = (
     select_versions()
-    .where(and_(_AT_PCODE, versions.c.day == bindparam("day")))
+    .where(and_(_AT_PCODE, versions.c.day == _LATEST_ASSESSED_DAY.scalar_subquery()))
     .order_by(versions.c.created_at, versions.c.position)
 )
 
@@ -190,11 +192,7 @@ class SqlFacts:
         """All assessments at ``pcode`` on its latest assessed day ≤ until, recorded first
         to recorded last (the last is the baseline, the others are superseded)."""
         params = {"pcode": pcode, "until": self._until(until), "known_at": self.known_at}
-        latest = self.conn.execute(_LATEST_ASSESSED_DAY, params).scalar()
-        if latest is None:
-            return []
-        rows = self.conn.execute(_ASSESSMENTS_ON_DAY, {**params, "day": latest})
-        return [_fact(r) for r in rows]
+        return [_fact(r) for r in self.conn.execute(_ASSESSMENTS_ON_LATEST_DAY, params)]
 
     def _flow_params(
         self, pcode: str, level: int, below: bool, after: date | None, until: date
