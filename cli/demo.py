@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
-import tempfile
-from datetime import date
-from pathlib import Path
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.app import app, note, state
 from cli.render import Format, View, render
 from cli.write import FormatOption
+
+if TYPE_CHECKING:
+    from uuid import UUID
 
 DEMO_TITLE = "Mali IDP figures, late 2017 to early 2018 (the running example)"
 
@@ -68,6 +66,8 @@ def demo_view(ledger: Any, record_ids: list[UUID]) -> View:
 
 def _derivation(ledger: Any) -> tuple[View, View]:
     """December 2017 against February 2018 by region, and how 46,336 is derived."""
+    from datetime import date
+
     from cli.views import compare_view, explain_view
     from ledger.dates import utc_now
     from projections.reader import Moment, Reader
@@ -82,6 +82,10 @@ def _derivation(ledger: Any) -> tuple[View, View]:
 @app.command()
 def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     """Load the running example into a fresh ledger (a new temporary one unless --db)."""
+    import shlex
+    import tempfile
+    from pathlib import Path
+
     from ledger.demo import load_demo
     from ledger.reference import mali_locations
     from ledger.storage import open_ledger, safe_target
