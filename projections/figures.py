@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ledger.locations import LocationIndex
-from projections.facts import Fact, FlowSum, SqlFacts
+from projections.facts import Fact, FlowQuery, FlowSum, SqlFacts
 
 MANY_CHILDREN = 2  # above this, one grouped query finds the children that have data
 
@@ -52,15 +52,62 @@ class FigureRule:
         self.as_of = as_of
         self.detail = detail
         self._memo: dict[str, Figure] = {}
+        # answers asked ahead for several locations at once (see ``prefetch``)
+        self._baselines: dict[str, list[Fact]] = {}
+        self._flow_sums: dict[FlowQuery, FlowSum] = {}
 
     def figure(self, pcode: str) -> Figure:
         if pcode not in self._memo:
             self._memo[pcode] = self._compute(pcode)
         return self._memo[pcode]
 
+    def prefetch(self, pcodes: list[str]) -> None:
+        """Ask the questions the rule will ask first of each of these locations (their
+        baselines, then the flows after them or at them) together rather than one location
+        at a time: the same answers, in two batches instead of two statements per location
+        (on PostgreSQL, two round trips instead of two per location). An explanation lists
+        every flow, so it asks one location at a time."""
+        todo = self._unasked(pcodes)
+        if self.detail or len(todo) < 2:
+            return
+        self._baselines.update(self.facts.baselines_of(todo, self.as_of))
+        self._ask_flows(todo)
+
+    def _unasked(self, pcodes: list[str]) -> list[str]:
+        return [p for p in pcodes if p not in self._memo and p not in self._baselines]
+
+    def _ask_flows(self, pcodes: list[str]) -> None:
+        queries = []
+        for pcode in pcodes:
+            level = self.index.get(pcode).level
+            candidates = self._baselines[pcode]
+            if candidates:
+                queries.append(FlowQuery(pcode, level, below=True, after=candidates[-1].day))
+            else:
+                queries.append(FlowQuery(pcode, level, below=False, after=None))
+        sums = self.facts.flow_sums(queries, self.as_of)
+        self._flow_sums.update(zip(queries, sums, strict=True))
+
+    def _children_with_data(self, codes: list[str], level: int) -> list[str]:
+        """The children that have any fact at or below them (one grouped query), with
+        their first questions asked in the same batch where they are asked ahead."""
+        todo = self._unasked(codes)
+        if self.detail or len(todo) < 2:
+            present = self.facts.present(codes, level, self.as_of)
+            return [c for c in codes if c in present]
+        present, baselines = self.facts.survey(todo, level, self.as_of)
+        kept = [c for c in todo if c in present]
+        self._baselines.update((c, baselines[c]) for c in kept)
+        if kept:
+            self._ask_flows(kept)
+        return [c for c in codes if c in present or c in self._memo]
+
     def _compute(self, pcode: str) -> Figure:
         level = self.index.get(pcode).level
-        candidates = self.facts.baselines(pcode, self.as_of)
+        if pcode in self._baselines:
+            candidates = self._baselines.pop(pcode)
+        else:
+            candidates = self.facts.baselines(pcode, self.as_of)
         if candidates:
             return self._from_baseline(pcode, level, candidates)
         return self._from_children(pcode, level)
@@ -79,6 +126,9 @@ class FigureRule:
                 without_households=sum(1 for f in facts if f.households is None),
             )
             return total, facts
+        asked = self._flow_sums.pop(FlowQuery(pcode, level, below, after), None)
+        if asked is not None:
+            return asked, ()
         total = self.facts.flow_sum(pcode, level, below=below, after=after, until=self.as_of)
         return total, ()
 
@@ -115,8 +165,9 @@ class FigureRule:
     def _from_children(self, pcode: str, level: int) -> Figure:
         child_codes = self.index.children.get(pcode, [])
         if len(child_codes) > MANY_CHILDREN:
-            present = self.facts.present(child_codes, level + 1, self.as_of)
-            child_codes = [c for c in child_codes if c in present]
+            child_codes = self._children_with_data(child_codes, level + 1)
+        else:
+            self.prefetch(child_codes)
         children = tuple(f for f in (self.figure(c) for c in child_codes) if not f.empty)
         own, own_facts = self._flows(pcode, level, below=False, after=None)
         records = own.records + sum(c.records for c in children)

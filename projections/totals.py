@@ -84,6 +84,7 @@ def breakdown(rule: FigureRule, location: Location, level: int) -> tuple[Line, .
             f"--by {level_name(level)} is not below {location.name} ({location.level_name})"
         )
     targets = [p for p in index.descendants(location.pcode) if index.get(p).level == level]
+    rule.prefetch(targets)
     figures = [rule.figure(p) for p in targets]
     lines = [line_of(f, index, rule.as_of) for f in figures]
     parent = rule.figure(location.pcode)
