@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -40,14 +41,25 @@ def explain(
         "position": position,
         "checkpoint": checkpoint,
     }
-    data.update(_Deriver(index, facts).node(figure))
+    shown = list(_facts_shown(figure))
+    corrections = facts.corrections_of([(f.record_id, f.version) for f in shown])
+    data.update(_Deriver(index, corrections).node(figure))
     return Explanation(figure, data)
+
+
+def _facts_shown(figure: Figure) -> Iterator[Fact]:
+    if figure.baseline is not None:
+        yield figure.baseline
+    yield from figure.superseded
+    yield from figure.flows
+    for child in figure.children:
+        yield from _facts_shown(child)
 
 
 @dataclass(frozen=True)
 class _Deriver:
     index: LocationIndex
-    facts: SqlFacts
+    corrections: dict[tuple[str, int], list[Correction]]
 
     def node(self, figure: Figure) -> dict[str, Any]:
         loc = self.index.get(figure.pcode)
@@ -78,7 +90,7 @@ class _Deriver:
             "recorded_at": iso(fact.created_at),
             "actor": fact.actor,
             "corrections": [
-                _correction(c) for c in self.facts.corrections(fact.record_id, fact.version)
+                _correction(c) for c in self.corrections[(fact.record_id, fact.version)]
             ],
         }
 

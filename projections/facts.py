@@ -270,6 +270,14 @@ class SqlFacts:
             calls.append((_FLOW_SUMS[key], params))
         return [FlowSum(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for (r,) in self._many(calls)]
 
+    def flow_facts_of(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
+        """:meth:`flow_facts` of several questions (on PostgreSQL in one round trip)."""
+        calls = []
+        for q in queries:
+            key, params = self._flow_params(q.pcode, q.level, q.below, q.after, until)
+            calls.append((_FLOW_ROWS[key], params))
+        return [[_fact(r) for r in rows] for rows in self._many(calls)]
+
     def _many(self, calls: list[tuple[Any, dict[str, Any]]]) -> list[list[Any]]:
         """Run independent statements; their rows in order. The figure rule asks two small
         indexed questions per location, and on PostgreSQL each statement alone is a round
@@ -294,34 +302,47 @@ class SqlFacts:
         params = {"codes": pcodes, "until": self._until(until), "known_at": self.known_at}
         return {r[0] for r in self.conn.execute(_PRESENT[column.key], params)}
 
-    def corrections(self, record_id: str, up_to_version: int) -> list[Correction]:
-        rows = self.conn.execute(
-            select_versions()
-            .where(
-                and_(
-                    versions.c.record_id == UUID(record_id).hex,
-                    versions.c.version <= up_to_version,
-                    versions.c.action == "corrected",
-                )
-            )
-            .order_by(versions.c.version)
-        )
-        out: list[Correction] = []
-        for row in rows:
-            for change in json.loads(row.changes):
-                out.append(
-                    Correction(
-                        record_id=record_id,
-                        version=row.version,
-                        field=change["field"],
-                        old=change["old"],
-                        new=change["new"],
-                        reason=row.reason,
-                        actor=row.actor,
-                        recorded_at=row.recorded_at,
+    def corrections_of(
+        self, versions_asked: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[Correction]]:
+        """For each (record id, version): the corrections made up to that version, oldest
+        first. One statement per few hundred records, not one per version shown."""
+        by_record: dict[str, list[Correction]] = {}
+        record_ids = sorted({UUID(rid).hex for rid, _ in versions_asked})
+        for start in range(0, len(record_ids), _IDS_PER_STATEMENT):
+            chunk = record_ids[start : start + _IDS_PER_STATEMENT]
+            for row in self.conn.execute(_CORRECTIONS, {"ids": chunk}):
+                record_id = str(UUID(row.record_id))
+                for change in json.loads(row.changes):
+                    by_record.setdefault(record_id, []).append(
+                        Correction(
+                            record_id=record_id,
+                            version=row.version,
+                            field=change["field"],
+                            old=change["old"],
+                            new=change["new"],
+                            reason=row.reason,
+                            actor=row.actor,
+                            recorded_at=row.recorded_at,
+                        )
                     )
-                )
-        return out
+        return {
+            (rid, up_to): [c for c in by_record.get(rid, []) if c.version <= up_to]
+            for rid, up_to in versions_asked
+        }
+
+
+_IDS_PER_STATEMENT = 500
+_CORRECTIONS = (
+    select_versions()
+    .where(
+        and_(
+            versions.c.record_id.in_(bindparam("ids", expanding=True)),
+            versions.c.action == "corrected",
+        )
+    )
+    .order_by(versions.c.record_id, versions.c.version)
+)
 
 
 _PG_COMPILED: dict[int, Any] = {}

@@ -55,6 +55,7 @@ class FigureRule:
         # answers asked ahead for several locations at once (see ``prefetch``)
         self._baselines: dict[str, list[Fact]] = {}
         self._flow_sums: dict[FlowQuery, FlowSum] = {}
+        self._flow_facts: dict[FlowQuery, list[Fact]] = {}
 
     def figure(self, pcode: str) -> Figure:
         if pcode not in self._memo:
@@ -65,10 +66,10 @@ class FigureRule:
         """Ask the questions the rule will ask first of each of these locations (their
         baselines, then the flows after them or at them) together rather than one location
         at a time: the same answers, in two batches instead of two statements per location
-        (on PostgreSQL, two round trips instead of two per location). An explanation lists
-        every flow, so it asks one location at a time."""
+        (on PostgreSQL, two round trips instead of two per location). An explanation asks
+        for the flows themselves rather than their sums."""
         todo = self._unasked(pcodes)
-        if self.detail or len(todo) < 2:
+        if len(todo) < 2:
             return
         self._baselines.update(self.facts.baselines_of(todo, self.as_of))
         self._ask_flows(todo)
@@ -85,14 +86,18 @@ class FigureRule:
                 queries.append(FlowQuery(pcode, level, below=True, after=candidates[-1].day))
             else:
                 queries.append(FlowQuery(pcode, level, below=False, after=None))
-        sums = self.facts.flow_sums(queries, self.as_of)
-        self._flow_sums.update(zip(queries, sums, strict=True))
+        if self.detail:
+            rows = self.facts.flow_facts_of(queries, self.as_of)
+            self._flow_facts.update(zip(queries, rows, strict=True))
+        else:
+            sums = self.facts.flow_sums(queries, self.as_of)
+            self._flow_sums.update(zip(queries, sums, strict=True))
 
     def _children_with_data(self, codes: list[str], level: int) -> list[str]:
         """The children that have any fact at or below them (one grouped query), with
         their first questions asked in the same batch where they are asked ahead."""
         todo = self._unasked(codes)
-        if self.detail or len(todo) < 2:
+        if len(todo) < 2:
             present = self.facts.present(codes, level, self.as_of)
             return [c for c in codes if c in present]
         present, baselines = self.facts.survey(todo, level, self.as_of)
@@ -116,9 +121,12 @@ class FigureRule:
         self, pcode: str, level: int, below: bool, after: date | None
     ) -> tuple[FlowSum, tuple[Fact, ...]]:
         if self.detail:
-            facts = tuple(
-                self.facts.flow_facts(pcode, level, below=below, after=after, until=self.as_of)
-            )
+            asked_facts = self._flow_facts.pop(FlowQuery(pcode, level, below, after), None)
+            if asked_facts is None:
+                asked_facts = self.facts.flow_facts(
+                    pcode, level, below=below, after=after, until=self.as_of
+                )
+            facts = tuple(asked_facts)
             total = FlowSum(
                 individuals=sum(f.signed_individuals for f in facts),
                 households=sum(f.signed_households or 0 for f in facts),

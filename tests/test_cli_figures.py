@@ -112,6 +112,21 @@ def test_a_correction_changes_today_but_known_at_before_still_gives_the_old(
     assert total(cli, "--as-of", "2018-02-28", "--known-at", before) == 46336
 
 
+def test_explain_as_known_between_two_corrections_shows_only_the_first(
+    cli: Cli, mali: dict[str, str]
+) -> None:
+    cli("correct", mali["gao"], "--individuals", "1000", "--reason", "double count")
+    between = cli.json("totals", "--as-of", "2018-02-28")["known_at"]
+    cli("correct", mali["gao"], "--individuals", "1200", "--reason", "recount confirmed")
+    data = cli.json("explain", "Mali", "--as-of", "2018-02-28", "--known-at", between)
+    assert data["individuals"] == 46136
+    gao = next(f for f in data["flows"] if f["record_id"] == mali["gao"])
+    assert (gao["version"], gao["individuals"]) == (2, 1000)
+    assert [(c["version"], c["new"]) for c in gao["corrections"]] == [(2, 1000)]
+    others = [f for f in data["flows"] if f["record_id"] != mali["gao"]]
+    assert others and all(f["corrections"] == [] for f in others)
+
+
 def test_a_retraction_leaves_totals_and_stays_in_history(cli: Cli, mali: dict[str, str]) -> None:
     cli("retract", mali["tbk"], "--reason", "duplicate")
     assert total(cli, "--as-of", "2018-02-28") == 46336 - 1800
