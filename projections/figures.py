@@ -105,7 +105,9 @@ class FigureRule:
         self._baselines.update((c, baselines[c]) for c in kept)
         if kept:
             self._ask_flows(kept)
-        return [c for c in codes if c in present or c in self._memo]
+        # those computed or asked about already are kept: an empty figure is dropped anyway
+        surveyed = set(todo)
+        return [c for c in codes if c in present or c not in surveyed]
 
     def _compute(self, pcode: str) -> Figure:
         level = self.index.get(pcode).level
