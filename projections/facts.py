@@ -186,6 +186,9 @@ _PRESENT = {
 }
 
 
+_Call = tuple[Any, dict[str, Any]]  # a statement and its parameters
+
+
 class SqlFacts:
     """Facts as known at one instant (microseconds since the epoch)."""
 
@@ -203,40 +206,18 @@ class SqlFacts:
     def baselines(self, pcode: str, until: date) -> list[Fact]:
         """All assessments at ``pcode`` on its latest assessed day ≤ until, recorded first
         to recorded last (the last is the baseline, the others are superseded)."""
-        params = {"pcode": pcode, "until": self._until(until), "known_at": self.known_at}
-        return [_fact(r) for r in self.conn.execute(_ASSESSMENTS_ON_LATEST_DAY, params)]
-
-    def _flow_params(
-        self, pcode: str, level: int, below: bool, after: date | None, until: date
-    ) -> tuple[tuple[str, bool], dict[str, Any]]:
-        column = _BY_LEVEL[level] if below and level in _BY_LEVEL else versions.c.pcode
-        params: dict[str, Any] = {
-            "pcode": pcode,
-            "until": self._until(until),
-            "known_at": self.known_at,
-        }
-        if after is not None:
-            params["after"] = after
-        return (str(column.key), after is not None), params
-
-    def flow_sum(
-        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
-    ) -> FlowSum:
-        """Registrations minus returns at pcode (and, with ``below``, any location under
-        it) dated after ``after`` and on or before ``until``."""
-        key, params = self._flow_params(pcode, level, below, after, until)
-        row = self.conn.execute(_FLOW_SUMS[key], params).one()
-        return FlowSum(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+        return self.baselines_of([pcode], until)[pcode]
 
     def baselines_of(self, pcodes: Sequence[str], until: date) -> dict[str, list[Fact]]:
         """:meth:`baselines` of several locations (on PostgreSQL in one round trip)."""
-        bound = self._until(until)
-        calls = [
-            (_ASSESSMENTS_ON_LATEST_DAY, {"pcode": p, "until": bound, "known_at": self.known_at})
-            for p in pcodes
-        ]
-        results = self._many(calls)
+        results = self._many(self._baseline_calls(pcodes, until))
         return {p: [_fact(r) for r in rows] for p, rows in zip(pcodes, results, strict=True)}
+
+    def present(self, pcodes: list[str], level: int, until: date) -> set[str]:
+        """Which of these locations (all at ``level``) have any fact at or below them
+        dated ≤ until: one grouped query instead of one probe per location."""
+        statement, params = self._present_call(pcodes, level, until)
+        return {r[0] for r in self.conn.execute(statement, params)}
 
     def survey(
         self, pcodes: Sequence[str], level: int, until: date
@@ -245,40 +226,62 @@ class SqlFacts:
         if not self._pipelines:  # in-process: no round trips to save, no seeks to waste
             present = self.present(list(pcodes), level, until)
             return present, self.baselines_of([p for p in pcodes if p in present], until)
-        bound = self._until(until)
-        column = _BY_LEVEL.get(level, versions.c.pcode)
-        calls: list[tuple[Any, dict[str, Any]]] = [
-            (
-                _PRESENT[column.key],
-                {"codes": list(pcodes), "until": bound, "known_at": self.known_at},
-            )
-        ]
-        calls += [
-            (_ASSESSMENTS_ON_LATEST_DAY, {"pcode": p, "until": bound, "known_at": self.known_at})
-            for p in pcodes
-        ]
+        calls = [self._present_call(pcodes, level, until), *self._baseline_calls(pcodes, until)]
         found, *baselines = self._many(calls)
         return {r[0] for r in found}, {
             p: [_fact(r) for r in rows] for p, rows in zip(pcodes, baselines, strict=True)
         }
 
+    def flow_sum(
+        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
+    ) -> FlowSum:
+        """Registrations minus returns at pcode (and, with ``below``, any location under
+        it) dated after ``after`` and on or before ``until``."""
+        return self.flow_sums([FlowQuery(pcode, level, below, after)], until)[0]
+
     def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]:
         """:meth:`flow_sum` of several questions (on PostgreSQL in one round trip)."""
-        calls = []
-        for q in queries:
-            key, params = self._flow_params(q.pcode, q.level, q.below, q.after, until)
-            calls.append((_FLOW_SUMS[key], params))
-        return [FlowSum(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for (r,) in self._many(calls)]
+        results = self._many(self._flow_calls(queries, until, _FLOW_SUMS))
+        return [FlowSum(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for (r,) in results]
+
+    def flow_facts(
+        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
+    ) -> list[Fact]:
+        """The records :meth:`flow_sum` adds up, in date order."""
+        return self.flow_facts_of([FlowQuery(pcode, level, below, after)], until)[0]
 
     def flow_facts_of(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
         """:meth:`flow_facts` of several questions (on PostgreSQL in one round trip)."""
+        results = self._many(self._flow_calls(queries, until, _FLOW_ROWS))
+        return [[_fact(r) for r in rows] for rows in results]
+
+    def _baseline_calls(self, pcodes: Sequence[str], until: date) -> list[_Call]:
+        bound = self._until(until)
+        return [
+            (_ASSESSMENTS_ON_LATEST_DAY, {"pcode": p, "until": bound, "known_at": self.known_at})
+            for p in pcodes
+        ]
+
+    def _present_call(self, pcodes: Sequence[str], level: int, until: date) -> _Call:
+        column = _BY_LEVEL.get(level, versions.c.pcode)
+        params = {"codes": list(pcodes), "until": self._until(until), "known_at": self.known_at}
+        return _PRESENT[column.key], params
+
+    def _flow_calls(
+        self, queries: Sequence[FlowQuery], until: date, statements: dict[tuple[str, bool], Any]
+    ) -> list[_Call]:
+        bound = self._until(until)
         calls = []
         for q in queries:
-            key, params = self._flow_params(q.pcode, q.level, q.below, q.after, until)
-            calls.append((_FLOW_ROWS[key], params))
-        return [[_fact(r) for r in rows] for rows in self._many(calls)]
+            below = q.below and q.level in _BY_LEVEL
+            column = _BY_LEVEL[q.level] if below else versions.c.pcode
+            params: dict[str, Any] = {"pcode": q.pcode, "until": bound, "known_at": self.known_at}
+            if q.after is not None:
+                params["after"] = q.after
+            calls.append((statements[(str(column.key), q.after is not None)], params))
+        return calls
 
-    def _many(self, calls: list[tuple[Any, dict[str, Any]]]) -> list[list[Any]]:
+    def _many(self, calls: list[_Call]) -> list[list[Any]]:
         """Run independent statements; their rows in order. The figure rule asks two small
         indexed questions per location, and on PostgreSQL each statement alone is a round
         trip to the server: there they go out together in libpq's pipeline mode, the same
@@ -289,26 +292,13 @@ class SqlFacts:
                 return pipelined
         return [list(self.conn.execute(statement, params)) for statement, params in calls]
 
-    def flow_facts(
-        self, pcode: str, level: int, *, below: bool, after: date | None, until: date
-    ) -> list[Fact]:
-        key, params = self._flow_params(pcode, level, below, after, until)
-        return [_fact(r) for r in self.conn.execute(_FLOW_ROWS[key], params)]
-
-    def present(self, pcodes: list[str], level: int, until: date) -> set[str]:
-        """Which of these locations (all at ``level``) have any fact at or below them
-        dated ≤ until: one grouped query instead of one probe per location."""
-        column = _BY_LEVEL.get(level, versions.c.pcode)
-        params = {"codes": pcodes, "until": self._until(until), "known_at": self.known_at}
-        return {r[0] for r in self.conn.execute(_PRESENT[column.key], params)}
-
     def corrections_of(
         self, versions_asked: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], list[Correction]]:
         """For each (record id, version): the corrections made up to that version, oldest
         first. One index seek per version, sent together (on PostgreSQL, one round trip)."""
         asked = list(dict.fromkeys(versions_asked))
-        calls: list[tuple[Any, dict[str, Any]]] = [
+        calls: list[_Call] = [
             (_CORRECTIONS, {"record_id": UUID(rid).hex, "up_to": up_to}) for rid, up_to in asked
         ]
         out: dict[tuple[str, int], list[Correction]] = {}
@@ -347,7 +337,7 @@ _CORRECTIONS = (
 _PG_COMPILED: dict[int, Any] = {}
 
 
-def _pipelined(conn: Connection, calls: list[tuple[Any, dict[str, Any]]]) -> list[list[Any]] | None:
+def _pipelined(conn: Connection, calls: list[_Call]) -> list[list[Any]] | None:
     """The calls' rows through psycopg's pipeline mode, or None where libpq lacks it."""
     import psycopg
     from psycopg.rows import namedtuple_row
