@@ -11,12 +11,12 @@ import csv
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from projections.schema import VERSIONS
 
-from ledger.locations import LocationIndex
-from projections.schema import versions
+if TYPE_CHECKING:
+    from projections.service import ReadService
 
 COLUMNS = (
     "record_id",
@@ -33,6 +33,7 @@ COLUMNS = (
     "recorded_at",
     "superseded_at",
 )
+DAY = COLUMNS.index("day")
 
 # $1 known_at (µs), $2 as_of, $3 country
 FIGURE_RULE_SQL = """
@@ -96,20 +97,22 @@ SELECT pcode, ind FROM l1
 class DuckTotals:
     """DuckDB in memory, holding the figure table's facts and the location hierarchy."""
 
-    def __init__(self, engine: Engine, index: LocationIndex) -> None:
+    def __init__(self, reader: ReadService) -> None:
         import duckdb
 
+        index = reader.index
         self.db = duckdb.connect(":memory:")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "facts.csv"
-            with engine.connect() as conn, path.open("w", newline="") as out:
+            with reader.models.snapshot(reader.conn) as cur, path.open("w", newline="") as out:
                 writer = csv.writer(out)
                 writer.writerow(COLUMNS)
-                result = conn.execution_options(yield_per=20_000).execute(
-                    select(*(versions.c[c] for c in COLUMNS))
-                )
-                for row in result:
-                    writer.writerow(row)
+                cur.execute(f"SELECT {', '.join(COLUMNS)} FROM {VERSIONS.name}")
+                while rows := cur.fetchmany(20_000):
+                    for row in rows:
+                        row = list(row)
+                        row[DAY] = date.fromordinal(row[DAY]).isoformat()
+                        writer.writerow(row)
             self.db.execute(
                 f"CREATE TABLE v AS SELECT * FROM read_csv('{path}', header=true, "
                 "types={'superseded_at': 'BIGINT', 'adm1': 'VARCHAR', 'adm2': 'VARCHAR', "

@@ -1,4 +1,11 @@
-"""The typer application, its global options, and the one place errors become exit codes."""
+"""The typer application: global options, commands loaded when used, and the one place
+where errors become a line on stderr and an exit status.
+
+Each command lives in a module of ``cli`` with a typer app of its own; the root group
+knows their names and one-line help (``COMMANDS``) and imports a module only to run one
+of its commands, so ``dledger --help`` and every command import only what they need.
+tests/test_cli_app.py checks the table against the modules.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,96 @@ from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
+    from projections.service import ReadService
 
 EXIT_DATA_ERROR = 1
 EXIT_USAGE = 2
 
+# command name → (module holding it, its help's first line)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cli.write", "Create the ledger's tables and register the shipped Mali p-code list."),
+    "record": ("cli.write", "Record a figure; prints the new record's id."),
+    "correct": (
+        "cli.write",
+        "Correct a record's values; prints the record id and its new version.",
+    ),
+    "retract": ("cli.write", "Retract a record: it leaves the totals and stays in history."),
+    "import": (
+        "cli.importing",
+        "Import figures from a file: all-or-nothing, idempotent, revisions become corrections.",
+    ),
+    "export": ("cli.importing", "Write the ledger's contents to files."),
+    "locations": (
+        "cli.read",
+        "List or search locations; `locations import FILE` adds a p-code list.",
+    ),
+    "history": ("cli.read", "Every version of a record: what changed, who, when, why."),
+    "totals": ("cli.figures", "IDPs per location as of a date, as known at an instant."),
+    "explain": (
+        "cli.figures",
+        "How a figure was derived: baseline, flows, corrections, arithmetic, sources.",
+    ),
+    "compare": ("cli.figures", "Two dates or snapshots side by side, in total and per row."),
+    "series": (
+        "cli.figures",
+        "Totals at the end of each month, quarter or year between two dates.",
+    ),
+    "revisions": (
+        "cli.figures",
+        "What corrections and new records recorded in a window changed, figure by figure.",
+    ),
+    "snapshot": ("cli.snapshots", "Named, frozen results that later corrections do not change."),
+    "rebuild": ("cli.snapshots", "Drop every read model and replay the whole event log."),
+    "verify": (
+        "cli.integrity",
+        "Recompute the event log's hash chain; exit 1 naming the first event that fails.",
+    ),
+    "checkpoint": (
+        "cli.integrity",
+        "Print the chain head as a small portable text, optionally signed; keep it elsewhere.",
+    ),
+    "keygen": (
+        "cli.integrity",
+        "Write a new Ed25519 key pair for signing checkpoints (private key file + .pub).",
+    ),
+    "demo": (
+        "cli.demo",
+        "Load the running example into a fresh ledger (a new temporary one unless --db).",
+    ),
+}
+
 
 class LedgerCommandGroup(TyperGroup):
-    """Maps the ledger's errors to one stderr line and exit status 1, for every command."""
+    """Loads each command's module on first use, and maps the ledger's errors to one
+    stderr line and an exit status, for every command."""
 
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            import typer.main
+
+            module = importlib.import_module(COMMANDS[cmd_name][0])
+            built = typer.main.get_command(module.app)
+            commands = built.commands if isinstance(built, TyperGroup) else {cmd_name: built}
+            self.commands.update(commands)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from ``COMMANDS``, without importing a command module."""
+        from typer._click.utils import make_default_short_help
+
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, make_default_short_help(text, limit)) for name, (_, text) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: Any) -> Any:
         from cli.render import UnsupportedFormat
         from ledger.errors import LedgerError
 
@@ -50,6 +138,11 @@ app = typer.Typer(
 )
 
 
+def commands() -> typer.Typer:
+    """A command module's own typer app (its commands join the root group when used)."""
+    return typer.Typer(rich_markup_mode=None, add_completion=False)
+
+
 def default_actor() -> str:
     try:
         return getpass.getuser()
@@ -59,11 +152,13 @@ def default_actor() -> str:
 
 @dataclass
 class State:
-    """Global options, and the ledger opened on first use (so --help stays instant)."""
+    """Global options, and the ledger opened on first use: the write side (the event
+    library's application) for commands that write, the read service for those that read."""
 
     db: str
     actor: str
     _ledger: Ledger | None = field(default=None, repr=False)
+    _reader: ReadService | None = field(default=None, repr=False)
 
     def ledger(self) -> Ledger:
         if self._ledger is None:
@@ -72,6 +167,13 @@ class State:
             self._ledger = open_ledger(self.db, actor=self.actor)
         return self._ledger
 
+    def reader(self) -> ReadService:
+        if self._reader is None:
+            from projections.service import ReadService
+
+            self._reader = ReadService.open(self.db)
+        return self._reader
+
     def adopt(self, ledger: Ledger) -> Ledger:
         """Use a ledger opened elsewhere (init, demo) and close it with the command."""
         self.close()
@@ -79,6 +181,9 @@ class State:
         return ledger
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._ledger is not None:
             from ledger.storage import close_ledger
 

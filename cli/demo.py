@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli.app import app, note, state
+from cli.app import commands, note, state
+from cli.options import FormatOption
 from cli.render import Format, View, render
-from cli.write import FormatOption
+
+app = commands()
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -64,19 +66,13 @@ def demo_view(ledger: Any, record_ids: list[UUID]) -> View:
     )
 
 
-def _derivation(ledger: Any) -> tuple[View, View]:
+def _derivation(reader: Any) -> tuple[View, View]:
     """December 2017 against February 2018 by region, and how 46,336 is derived."""
-    from datetime import date
-
     from cli.views import compare_view, explain_view
-    from ledger.dates import utc_now
-    from projections.reader import Moment, Reader
-    from projections.timeline import compare
+    from projections.service import moment
 
-    reader = Reader(ledger)
-    comparison = compare_view(compare(reader, "2017-12-31", "2018-02-28", "MLI", "admin1"))
-    moment = Moment(date(2018, 2, 28), utc_now())
-    return comparison, explain_view(reader.explain(moment, "MLI"))
+    comparison = compare_view(reader.compare("2017-12-31", "2018-02-28", "MLI", "admin1"))
+    return comparison, explain_view(reader.explain(moment("2018-02-28"), "MLI"))
 
 
 @app.command()
@@ -88,7 +84,9 @@ def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
 
     from ledger.demo import load_demo
     from ledger.reference import mali_locations
-    from ledger.storage import open_ledger, safe_target
+    from ledger.storage import open_ledger
+    from ledger.targets import safe_target
+    from projections.service import ReadService
 
     st = state(ctx)
     target = st.db
@@ -98,7 +96,11 @@ def demo(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
     record_ids = load_demo(ledger)
     records = demo_view(ledger, record_ids)
-    comparison, explanation = _derivation(ledger)
+    reader = ReadService.open(target)
+    try:
+        comparison, explanation = _derivation(reader)
+    finally:
+        reader.close()
     if fmt is Format.JSON:
         data = {
             "records": records.data,

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from cli.app import app, note, state
-from cli.read import locations_app
+from cli.app import commands, note, state
 
 if TYPE_CHECKING:
     from ledger.importing import ImportRefused, Planned
@@ -22,6 +21,7 @@ SHOWN_ERRORS = 20
 INPUT_FORMATS = ("hxl", "dtm-json", "csv")
 OUTPUT_FORMATS = ("table", "json")
 
+app = commands()
 export_app = typer.Typer(
     help="Write the ledger's contents to files.", no_args_is_help=True, rich_markup_mode=None
 )
@@ -170,19 +170,6 @@ def import_(
         note("records above are missing from this file; --retract-missing retracts them")
 
 
-@locations_app.command("import")
-def locations_import(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="An OCHA-style HXL p-code list.")],
-) -> None:
-    """Register the locations of a p-code list (new names of known p-codes become variants)."""
-    from ledger.reference import read_pcode_list
-
-    locations = read_pcode_list(file)
-    added = state(ctx).ledger().register_locations(locations, source=f"p-code list {file.name}")
-    note(f"{file.name}: {len(locations)} locations read, {len(added)} new or changed")
-
-
 @export_app.command("records")
 def export_records(
     ctx: typer.Context,
@@ -191,12 +178,23 @@ def export_records(
     ] = None,
 ) -> None:
     """Every current record with its provenance, as HXL CSV that `import` reads back."""
-    from ledger.importing.export import export_records as write_records
-
-    ledger = state(ctx).ledger()
+    reader = state(ctx).reader()
     if out is None:
-        count = write_records(ledger, sys.stdout)
+        count = _write_records(reader, sys.stdout)
     else:
         with out.open("w", encoding="utf-8", newline="") as handle:
-            count = write_records(ledger, handle)
+            count = _write_records(reader, handle)
     note(f"{count} records exported")
+
+
+def _write_records(reader: Any, handle: Any) -> int:
+    import csv
+
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow([name for name, _ in reader.export_columns])
+    writer.writerow([tag for _, tag in reader.export_columns])
+    count = 0
+    for row in reader.export_rows():
+        writer.writerow(row)
+        count += 1
+    return count

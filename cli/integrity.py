@@ -9,16 +9,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import app, note, state
+from cli.app import commands, note, state
 from cli.render import Format
 
+app = commands()
+
 if TYPE_CHECKING:
-    from ledger.application import Ledger
+    from ledger.chain import Log
 
 
-def _ledger(ctx: typer.Context) -> Ledger:
-    """The ledger; the CLI state closes it when the command ends."""
-    return state(ctx).ledger()
+def _log(ctx: typer.Context) -> Log:
+    """The ledger's log (closed when the command ends)."""
+    from ledger.chain import open_log
+
+    log = open_log(state(ctx).db)
+    ctx.call_on_close(log.close)
+    return log
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -60,7 +66,6 @@ def verify(
     ] = Format.TABLE,
 ) -> None:
     """Recompute the event log's hash chain; exit 1 naming the first event that fails."""
-    from ledger import chain
     from ledger.integrity.checkpoint import check_signature, parse_checkpoint
     from ledger.integrity.errors import ChainBroken, InvalidCheckpoint
 
@@ -77,7 +82,7 @@ def verify(
             note("note: the checkpoint is signed; give --public-key to check the signature")
     elif public_key is not None:
         raise typer.BadParameter("--public-key needs --checkpoint", param_hint="--public-key")
-    result = chain.verify(_ledger(ctx), kept.checkpoint if kept else None)
+    result = _log(ctx).verify(kept.checkpoint if kept else None)
     if fmt is Format.JSON:
         data = {
             "intact": result.intact,
@@ -118,10 +123,9 @@ def checkpoint_command(
     ] = None,
 ) -> None:
     """Print the chain head as a small portable text, optionally signed; keep it elsewhere."""
-    from ledger import chain
     from ledger.integrity.checkpoint import sign
 
-    taken = chain.statement(_ledger(ctx))
+    taken = _log(ctx).statement()
     if key is not None:
         taken = sign(taken, _read(key, "private key"), source=str(key))
     if out is None:

@@ -1,8 +1,7 @@
-"""Entry point: registers every command module on the typer app."""
+"""Entry point: the root group loads each command's module when that command runs."""
 
 from __future__ import annotations
 
-from cli import demo, figures, importing, integrity, read, write  # noqa: F401  (registers the commands)
 from cli.app import app
 
 

@@ -1,15 +1,18 @@
-"""Reading commands about records and locations: history, locations."""
+"""Records and locations: history, locations (and `locations import`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
-from cli.app import app, state
-from cli.render import Format, View, render
-from cli.write import FormatOption
+from cli.app import commands, note, state
+from cli.options import FormatOption
+from cli.render import Format, render
+
+app = commands()
 
 
 class QueryOrSubcommand(TyperGroup):
@@ -48,15 +51,8 @@ def history(
 ) -> None:
     """Every version of a record: what changed, who, when, why."""
     from cli.views import history_view
-    from projections.reader import Reader, record_history
 
-    ledger = state(ctx).ledger()
-    versions = ledger.history(record_id)
-    table = record_history(Reader(ledger), record_id)
-    until = {
-        row.version: row.current_until.isoformat() if row.current_until else None for row in table
-    }
-    render(history_view(versions, ledger.locations(), until), fmt)
+    render(history_view(state(ctx).reader().history(record_id)), fmt)
 
 
 @locations_app.callback()
@@ -66,21 +62,21 @@ def locations(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """List known locations, or those matching QUERY."""
+    from cli.views import locations_view
+
     if ctx.invoked_subcommand is not None:
         return
-    index = state(ctx).ledger().locations()
-    found = index.search(query)
-    data: list[dict[str, Any]] = [
-        {
-            "pcode": loc.pcode,
-            "name": loc.name,
-            "level": loc.level_name,
-            "parent": loc.parent,
-            "variants": list(loc.variants),
-        }
-        for loc in found
-    ]
-    rows = [
-        (d["pcode"], d["name"], d["level"], d["parent"], ", ".join(d["variants"])) for d in data
-    ]
-    render(View(data, ("pcode", "name", "level", "parent", "variants"), rows), fmt)
+    render(locations_view(state(ctx).reader().locations(query)), fmt)
+
+
+@locations_app.command("import")
+def locations_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="An OCHA-style HXL p-code list.")],
+) -> None:
+    """Register the locations of a p-code list (new names of known p-codes become variants)."""
+    from ledger.reference import read_pcode_list
+
+    locations = read_pcode_list(file)
+    added = state(ctx).ledger().register_locations(locations, source=f"p-code list {file.name}")
+    note(f"{file.name}: {len(locations)} locations read, {len(added)} new or changed")

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from cli.app import app, note, state
+from cli.app import commands, note, state
+from cli.options import FormatOption
 from cli.render import Format
 
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
-]
+app = commands()
 
 
 def _print_written(record_id: str, version: int | None, fmt: Format) -> None:
@@ -31,7 +30,8 @@ def _print_written(record_id: str, version: int | None, fmt: Format) -> None:
 def init(ctx: typer.Context) -> None:
     """Create the ledger's tables and register the shipped Mali p-code list."""
     from ledger.reference import mali_locations
-    from ledger.storage import open_ledger, safe_target
+    from ledger.storage import open_ledger
+    from ledger.targets import safe_target
 
     st = state(ctx)
     ledger = st.adopt(open_ledger(st.db, actor=st.actor, create=True))

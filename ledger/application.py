@@ -10,13 +10,13 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from ledger.backends import APPLICATION_NAME
 from ledger.errors import ConcurrentChange, InvalidInput, LedgerError, RecordNotFound
+from ledger.gazetteer import GAZETTEER_ID, Gazetteer
 from ledger.inputs import Correction, NewFigure, Retraction, validated
-from ledger.locations import GAZETTEER_ID, Gazetteer, Location, LocationIndex, Resolution
+from ledger.locations import Location, LocationIndex, Resolution
 from ledger.records import FigureRecord, RecordVersion, versions_from_events
 from ledger.snapshots import NamedSnapshot, check_name, snapshot_id
-
-APPLICATION_NAME = "dledger"
 
 
 def parse_record_id(text: str | UUID) -> UUID:

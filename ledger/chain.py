@@ -1,90 +1,103 @@
 """Tamper evidence for a ledger: its chain head, verification, and checkpoints.
 
 Every stored event is linked, in the transaction that stores it, into a SHA-256 hash chain
-in commit order (``ledger.integrity.links``). ``verify`` recomputes the chain from the
+in commit order (``ledger.backends.EventStore.append``). ``verify`` recomputes it from the
 events; a checkpoint kept elsewhere proves that nothing up to it was rewritten since.
+Everything here reads through the backend's own driver connection (``open_log``), in one
+read-only transaction, so a verification sees one state of the log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
+from ledger.backends import CHAIN_TABLE, EVENTS_TABLE, Connection, Cursor, EventStore, store_for
+from ledger.errors import LedgerNotInitialised
 from ledger.integrity.checkpoint import Checkpoint, CheckpointStatement
 from ledger.integrity.encoding import GENESIS
 from ledger.integrity.errors import NoChain
 from ledger.integrity.verify import ChainWalk, Problem, Verification
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine, Table
-
-    from ledger.application import Ledger
+from ledger.targets import database_url, safe_target
 
 __all__ = [
     "Checkpoint",
     "CheckpointStatement",
+    "Log",
     "Problem",
     "Verification",
-    "head",
-    "statement",
-    "verify",
+    "open_log",
 ]
 
 
-def _storage(ledger: Ledger) -> tuple[Engine, Table, Table]:
-    from sqlalchemy import Engine, inspect
+class Log:
+    """The event log and its chain, on one connection."""
 
-    from ledger.persistence import LedgerRecorder
+    def __init__(self, store: EventStore, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
 
-    recorder = ledger.recorder
-    if not isinstance(recorder, LedgerRecorder):
-        raise NoChain("this ledger's storage keeps no hash chain")
-    engine = recorder.datastore.engine
-    if not isinstance(engine, Engine):
-        raise NoChain("this ledger's storage has no database engine to verify")
-    with engine.connect() as connection:
-        if not inspect(connection).has_table(recorder.chain_table.name):
-            raise NoChain(
-                "this ledger has no hash chain (it was created before tamper evidence existed)"
-            )
-    return engine, recorder.events_record_cls.__table__, recorder.chain_table
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        with self.store.snapshot(self.conn) as cur:
+            if not self.store.has_table(cur, CHAIN_TABLE):
+                raise NoChain(
+                    "this ledger has no hash chain (it was created before tamper evidence existed)"
+                )
+            yield cur
+
+    def head(self) -> Checkpoint:
+        """The chain's current head as stored (fast; ``verify`` proves it)."""
+        with self.reading() as cur:
+            return self._latest_link(cur, None)
+
+    def verify(self, checkpoint: Checkpoint | None = None) -> Verification:
+        """Recompute the whole chain, streaming; with ``checkpoint``, also prove the log
+        still holds, unchanged, everything up to it."""
+        with self.reading() as cur:
+            return ChainWalk(self.store, cur).run(checkpoint)
+
+    def statement(self, now: datetime | None = None) -> CheckpointStatement:
+        """A checkpoint of the current head, timed now (unsigned; see checkpoint.sign)."""
+        return CheckpointStatement(self.head(), (now or datetime.now(UTC)).replace(microsecond=0))
+
+    def at_position(self, notification_id: int) -> Checkpoint:
+        """The chain head as it stood once the event at ``notification_id`` was stored:
+        what a result computed from the log up to that event was computed from."""
+        with self.reading() as cur:
+            return self._latest_link(cur, notification_id)
+
+    def _latest_link(self, cur: Cursor, notification_id: int | None) -> Checkpoint:
+        where = "" if notification_id is None else "WHERE notification_id <= ? "
+        params: Any = () if notification_id is None else (notification_id,)
+        cur.execute(
+            self.store.sql(
+                f"SELECT position, hash FROM {CHAIN_TABLE} {where}ORDER BY position DESC LIMIT 1"
+            ),
+            params,
+        )
+        row = cur.fetchone()
+        if row is None:
+            return Checkpoint(0, GENESIS.hex())
+        return Checkpoint(int(row[0]), bytes(row[1]).hex())
 
 
-def head(ledger: Ledger) -> Checkpoint:
-    """The chain's current head as stored (fast; ``verify`` proves it)."""
-    return _latest_link(ledger, None)
-
-
-def verify(ledger: Ledger, checkpoint: Checkpoint | None = None) -> Verification:
-    """Recompute the whole chain, streaming; with ``checkpoint``, also prove the log still
-    holds, unchanged, everything up to it."""
-    engine, events, chain = _storage(ledger)
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        return ChainWalk(connection, events, chain).run(checkpoint)
-
-
-def statement(ledger: Ledger, now: datetime | None = None) -> CheckpointStatement:
-    """A checkpoint of the current head, timed now (unsigned; see integrity.checkpoint.sign)."""
-    return CheckpointStatement(head(ledger), (now or datetime.now(UTC)).replace(microsecond=0))
-
-
-def at_position(ledger: Ledger, notification_id: int) -> Checkpoint:
-    """The chain head as it stood once the event at ``notification_id`` was stored: what a
-    result computed from the log up to that event was computed from."""
-    return _latest_link(ledger, notification_id)
-
-
-def _latest_link(ledger: Ledger, notification_id: int | None) -> Checkpoint:
-    from sqlalchemy import select
-
-    engine, _, chain = _storage(ledger)
-    query = select(chain.c.position, chain.c.hash).order_by(chain.c.position.desc()).limit(1)
-    if notification_id is not None:
-        query = query.where(chain.c.notification_id <= notification_id)
-    with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return Checkpoint(0, GENESIS.hex())
-    return Checkpoint(int(row[0]), bytes(row[1]).hex())
+def open_log(target: str) -> Log:
+    """The log of the ledger at ``target`` (a path or a URL)."""
+    url = database_url(target)
+    store = store_for(url)
+    try:
+        conn = store.connect(url)
+    except LedgerNotInitialised:
+        raise LedgerNotInitialised(safe_target(target)) from None
+    with store.snapshot(conn) as cur:
+        found = store.has_table(cur, EVENTS_TABLE)
+    if not found:
+        conn.close()
+        raise LedgerNotInitialised(safe_target(target))
+    return Log(store, conn)

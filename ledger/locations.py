@@ -1,26 +1,23 @@
 """Locations: p-coded places, their hierarchy, and how users' names resolve to them.
 
-The registry is event-sourced reference data: one ``Gazetteer`` aggregate whose events
-register locations and add name variants. Nothing ever creates a location from a name.
+The registry itself is event-sourced reference data (``ledger.gazetteer``); this module is
+what both sides need of it, with no storage in it: the write side resolves names against
+the gazetteer's state, the read side against the locations read model. Nothing ever
+creates a location from a name.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
-
-from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import AmbiguousLocation, InvalidInput, UnknownLocation
 
 LEVELS = ("country", "admin1", "admin2", "admin3")
-GAZETTEER_ID = uuid5(NAMESPACE_URL, "https://displacement-ledger/gazetteer")
 _PCODE = re.compile(r"^[A-Z]{2,3}[A-Z0-9]*$")
 
 
@@ -93,76 +90,28 @@ class Resolution:
     notes: list[str] = field(default_factory=list)
 
 
-class Gazetteer(Aggregate):
-    """Every known location. One aggregate, so a batch of locations registers atomically."""
-
-    @event("Created")
-    def __init__(self, id: UUID = GAZETTEER_ID) -> None:
-        self.entries: dict[str, dict[str, Any]] = {}
-
-    @event("LocationsRegistered")
-    def _registered(self, locations: list[dict[str, Any]], source: str, actor: str) -> None:
-        for data in locations:
-            self.entries[data["pcode"]] = data
-
-    def register(self, locations: Iterable[Location], source: str, actor: str) -> list[Location]:
-        """Register new locations and new name variants; returns what actually changed."""
-        pending: dict[str, Location] = {}
-        for loc in locations:
-            validate_location(loc)
-            known = self.entries.get(loc.pcode) or (
-                pending[loc.pcode].as_dict() if loc.pcode in pending else None
-            )
-            if known is None:
-                pending[loc.pcode] = loc
-                continue
-            merged = self._merge(Location.from_dict(known), loc)
-            if merged.as_dict() != known:
-                pending[loc.pcode] = merged
-        for loc in pending.values():
-            if (
-                loc.parent is not None
-                and loc.parent not in self.entries
-                and (loc.parent not in pending)
-            ):
-                raise InvalidInput(
-                    f"location {loc.pcode} ({loc.name}) names parent {loc.parent}, "
-                    "which is not a known location"
-                )
-        if pending:
-            self._registered([p.as_dict() for p in pending.values()], source, actor)
-        return list(pending.values())
-
-    @staticmethod
-    def _merge(known: Location, new: Location) -> Location:
-        if new.level != known.level or new.parent != known.parent:
-            raise InvalidInput(
-                f"location {new.pcode} is already registered as {known.name} "
-                f"({known.level_name} under {known.parent}); the new entry says "
-                f"{new.level_name} under {new.parent}"
-            )
-        names = {normalise(known.name)}
-        variants = list(known.variants)
-        for name in (new.name, *new.variants):
-            if normalise(name) not in names | {normalise(v) for v in variants}:
-                variants.append(name)
-        return Location(known.pcode, known.name, known.level, known.parent, tuple(variants))
-
-    def index(self) -> LocationIndex:
-        return LocationIndex(Location.from_dict(d) for d in self.entries.values())
-
-
 class LocationIndex:
     """Name resolution over a set of locations (accent- and case-insensitive)."""
 
     def __init__(self, locations: Iterable[Location]) -> None:
         self.by_pcode: dict[str, Location] = {loc.pcode: loc for loc in locations}
         self.children: dict[str | None, list[str]] = defaultdict(list)
-        self._by_name: dict[str, list[Location]] = defaultdict(list)
-        for loc in sorted(self.by_pcode.values(), key=lambda x: (x.level, x.pcode)):
+        self._ordered = sorted(self.by_pcode.values(), key=lambda x: (x.level, x.pcode))
+        for loc in self._ordered:
             self.children[loc.parent].append(loc.pcode)
-            for name in {normalise(n) for n in (loc.name, *loc.variants)}:
-                self._by_name[name].append(loc)
+        self._names: dict[str, list[Location]] | None = None
+
+    @property
+    def _by_name(self) -> dict[str, list[Location]]:
+        """Normalised name or variant → locations (built on the first name looked up:
+        a command given p-codes never pays for it)."""
+        if self._names is None:
+            names: dict[str, list[Location]] = defaultdict(list)
+            for loc in self._ordered:
+                for name in {normalise(n) for n in (loc.name, *loc.variants)}:
+                    names[name].append(loc)
+            self._names = names
+        return self._names
 
     def __len__(self) -> int:
         return len(self.by_pcode)
@@ -242,6 +191,8 @@ class LocationIndex:
         return Resolution(chosen[0])
 
     def _closest(self, text: str) -> list[str]:
+        import difflib
+
         names = difflib.get_close_matches(normalise(text), list(self._by_name), n=3, cutoff=0.6)
         out: list[str] = []
         for name in names:

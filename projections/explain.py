@@ -1,4 +1,4 @@
-"""The derivation of a figure, as data: baseline, flows, corrections, children, arithmetic."""
+"""The derivation of a figure, as typed data: baseline, flows, corrections, children, sums."""
 
 from __future__ import annotations
 
@@ -8,43 +8,136 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.dates import FigureDate, Precision
-from ledger.locations import LocationIndex
-from projections.facts import Correction, Fact, SqlFacts, iso
+from ledger.integrity.checkpoint import Checkpoint
+from ledger.locations import Location, LocationIndex
+from projections.facts import Correction, Details, Fact, SqlFacts
 from projections.figures import Figure
+from projections.schema import from_micros
+from projections.totals import location_json
+
+
+def iso(micros: int) -> str:
+    return from_micros(micros).isoformat()
+
+
+@dataclass(frozen=True)
+class CorrectionShown:
+    version: int
+    field: str
+    old: Any
+    new: Any
+    reason: str | None
+    actor: str
+    recorded_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "field": self.field,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "actor": self.actor,
+            "recorded_at": self.recorded_at,
+        }
+
+
+@dataclass(frozen=True)
+class VersionShown:
+    """A record version a figure rests on, with its source and the corrections behind it."""
+
+    record_id: str
+    version: int
+    kind: str
+    pcode: str
+    location_name: str | None
+    date: str
+    individuals: int
+    households: int | None
+    source: dict[str, Any]
+    recorded_at: str  # when the record was first recorded
+    actor: str
+    corrections: tuple[CorrectionShown, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "version": self.version,
+            "kind": self.kind,
+            "location": {"pcode": self.pcode, "name": self.location_name},
+            "date": self.date,
+            "individuals": self.individuals,
+            "households": self.households,
+            "source": self.source,
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+            "corrections": [c.to_json() for c in self.corrections],
+        }
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One figure of the tree: how it was computed, and the figures below it."""
+
+    location: Location
+    individuals: int
+    households: int | None
+    partial: bool
+    baseline: VersionShown | None
+    superseded: tuple[VersionShown, ...]
+    flows: tuple[VersionShown, ...]
+    children: tuple[Derivation, ...]
+    arithmetic: str
+    notes: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "location": location_json(self.location),
+            "individuals": self.individuals,
+            "households": self.households,
+            "partial": self.partial,
+            "baseline": self.baseline.to_json() if self.baseline else None,
+            "superseded": [v.to_json() for v in self.superseded],
+            "flows": [v.to_json() for v in self.flows],
+            "children": [c.to_json() for c in self.children],
+            "arithmetic": self.arithmetic,
+            "notes": list(self.notes),
+        }
+
+    def versions(self) -> Iterator[VersionShown]:
+        """Every version shown in the tree, depth first."""
+        if self.baseline is not None:
+            yield self.baseline
+        yield from self.superseded
+        yield from self.flows
+        for child in self.children:
+            yield from child.versions()
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """A figure's derivation, resolved into JSON-ready data (the contract's shape)."""
+    as_of: date
+    known_at: datetime
+    position: int
+    checkpoint: Checkpoint
+    derivation: Derivation
 
-    figure: Figure
-    data: dict[str, Any]
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "known_at": self.known_at.isoformat(),
+            "position": self.position,
+            "checkpoint": self.checkpoint.as_dict(),
+            **self.derivation.to_json(),
+        }
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.data
 
-
-def explain(
-    figure: Figure,
-    index: LocationIndex,
-    facts: SqlFacts,
-    *,
-    as_of: date,
-    known_at: datetime,
-    position: int,
-    checkpoint: dict[str, Any],
-) -> Explanation:
-    """Resolve every version and correction behind a figure (needs the open connection)."""
-    data: dict[str, Any] = {
-        "as_of": as_of.isoformat(),
-        "known_at": known_at.isoformat(),
-        "position": position,
-        "checkpoint": checkpoint,
-    }
+def derivation(figure: Figure, index: LocationIndex, facts: SqlFacts) -> Derivation:
+    """Resolve every version, source and correction behind a figure (two statements)."""
     shown = list(_facts_shown(figure))
     corrections = facts.corrections_of([(f.record_id, f.version) for f in shown])
-    data.update(_Deriver(index, corrections).node(figure))
-    return Explanation(figure, data)
+    details = facts.details_of([f.position for f in shown])
+    return _Deriver(index, corrections, details).node(figure)
 
 
 def _facts_shown(figure: Figure) -> Iterator[Fact]:
@@ -60,55 +153,44 @@ def _facts_shown(figure: Figure) -> Iterator[Fact]:
 class _Deriver:
     index: LocationIndex
     corrections: dict[tuple[str, int], list[Correction]]
+    details: dict[int, Details]
 
-    def node(self, figure: Figure) -> dict[str, Any]:
-        loc = self.index.get(figure.pcode)
-        return {
-            "location": {"pcode": loc.pcode, "name": loc.name, "level": loc.level_name},
-            "individuals": figure.individuals,
-            "households": figure.households,
-            "partial": figure.partial,
-            "baseline": self.version(figure.baseline) if figure.baseline else None,
-            "superseded": [self.version(f) for f in figure.superseded],
-            "flows": [self.version(f) for f in figure.flows],
-            "children": [self.node(child) for child in figure.children],
-            "arithmetic": arithmetic(figure),
-            "notes": list(figure.notes),
-        }
+    def node(self, figure: Figure) -> Derivation:
+        return Derivation(
+            location=self.index.get(figure.pcode),
+            individuals=figure.individuals,
+            households=figure.households,
+            partial=figure.partial,
+            baseline=self.version(figure.baseline) if figure.baseline else None,
+            superseded=tuple(self.version(f) for f in figure.superseded),
+            flows=tuple(self.version(f) for f in figure.flows),
+            children=tuple(self.node(child) for child in figure.children),
+            arithmetic=arithmetic(figure),
+            notes=figure.notes,
+        )
 
-    def version(self, fact: Fact) -> dict[str, Any]:
+    def version(self, fact: Fact) -> VersionShown:
         loc = self.index.get(fact.pcode) if fact.pcode in self.index else None
-        return {
-            "record_id": fact.record_id,
-            "version": fact.version,
-            "kind": fact.kind,
-            "location": {"pcode": fact.pcode, "name": loc.name if loc else None},
-            "date": _date_text(fact),
-            "individuals": fact.individuals,
-            "households": fact.households,
-            "source": fact.source,
-            "recorded_at": iso(fact.created_at),
-            "actor": fact.actor,
-            "corrections": [
-                _correction(c) for c in self.corrections[(fact.record_id, fact.version)]
-            ],
-        }
-
-
-def _correction(c: Correction) -> dict[str, Any]:
-    return {
-        "version": c.version,
-        "field": c.field,
-        "old": c.old,
-        "new": c.new,
-        "reason": c.reason,
-        "actor": c.actor,
-        "recorded_at": iso(c.recorded_at),
-    }
-
-
-def _date_text(fact: Fact) -> str:
-    return str(FigureDate(fact.day, Precision(fact.precision)))
+        details = self.details[fact.position]
+        return VersionShown(
+            record_id=fact.record_id,
+            version=fact.version,
+            kind=fact.kind,
+            pcode=fact.pcode,
+            location_name=loc.name if loc else None,
+            date=str(FigureDate(fact.day, Precision(fact.precision))),
+            individuals=fact.individuals,
+            households=fact.households,
+            source=details.source,
+            recorded_at=iso(fact.created_at),
+            actor=details.actor,
+            corrections=tuple(
+                CorrectionShown(
+                    c.version, c.field, c.old, c.new, c.reason, c.actor, iso(c.recorded_at)
+                )
+                for c in self.corrections[(fact.record_id, fact.version)]
+            ),
+        )
 
 
 def arithmetic(figure: Figure) -> str:

@@ -1,4 +1,4 @@
-"""The figure rule (DESIGN.md): the stock of IDPs at a location, valid at T, as known at K.
+"""The figure rule: the stock of IDPs at a location, valid at T, as known at K.
 
 1. Baseline: the latest assessment at the location itself dated ≤ T (several on that day:
    the one recorded last; the others are listed as superseded).
@@ -7,6 +7,12 @@
 3. Without one: the children's figures (same rule) + the flows at the location itself ≤ T.
 4. Partial when it rests on flows without a baseline; households only when every part
    has them.
+
+The rule asks its questions a level at a time (``Facts``: each question about a whole
+list of locations): the locations asked for first, then the children of those without a
+baseline, and so on down, so a country's figure by region takes a few statements per
+admin level however many regions and districts it has. The answers are then assembled
+bottom-up, with no more questions.
 """
 
 from __future__ import annotations
@@ -15,9 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ledger.locations import LocationIndex
-from projections.facts import Fact, FlowQuery, FlowSum, SqlFacts
-
-MANY_CHILDREN = 2  # above this, one grouped query finds the children that have data
+from projections.facts import Fact, Facts, FlowQuery, FlowSum
 
 
 @dataclass(frozen=True)
@@ -41,116 +45,133 @@ class Figure:
         return self.records == 0
 
 
-class FigureRule:
-    """Computes figures for one (as_of, known_at) pair, memoised per location."""
+@dataclass
+class _Asked:
+    """What the rule learnt about one location before assembling its figure."""
 
-    def __init__(
-        self, facts: SqlFacts, index: LocationIndex, as_of: date, *, detail: bool = False
-    ) -> None:
+    candidates: list[Fact]
+    flows: FlowQuery
+    children: list[str] = field(default_factory=list)
+
+
+class FigureRule:
+    """Computes figures for one (as_of, known_at) pair, memoised per location. ``detail``:
+    keep the flows themselves (an explanation), not only their sums (totals)."""
+
+    def __init__(self, facts: Facts, index: LocationIndex, as_of: date, *, detail: bool = False):
         self.facts = facts
         self.index = index
         self.as_of = as_of
         self.detail = detail
         self._memo: dict[str, Figure] = {}
-        # answers asked ahead for several locations at once (see ``prefetch``)
-        self._baselines: dict[str, list[Fact]] = {}
-        self._flow_sums: dict[FlowQuery, FlowSum] = {}
-        self._flow_facts: dict[FlowQuery, list[Fact]] = {}
 
     def figure(self, pcode: str) -> Figure:
-        if pcode not in self._memo:
-            self._memo[pcode] = self._compute(pcode)
-        return self._memo[pcode]
+        return self.figures([pcode])[pcode]
 
-    def prefetch(self, pcodes: list[str]) -> None:
-        """Ask the questions the rule will ask first of each of these locations (their
-        baselines, then the flows after them or at them) together rather than one location
-        at a time: the same answers, in two batches instead of two statements per location
-        (on PostgreSQL, two round trips instead of two per location). An explanation asks
-        for the flows themselves rather than their sums."""
-        todo = self._unasked(pcodes)
-        if len(todo) < 2:
-            return
-        self._baselines.update(self.facts.baselines_of(todo, self.as_of))
-        self._ask_flows(todo)
+    def figures(self, pcodes: list[str]) -> dict[str, Figure]:
+        """The figures of these locations, every question asked a level at a time."""
+        todo = [p for p in dict.fromkeys(pcodes) if p not in self._memo]
+        if todo:
+            asked, sums, facts = self._survey(todo)
+            for pcode in todo:
+                self._assemble(pcode, asked, sums, facts)
+        return {p: self._memo[p] for p in pcodes}
 
-    def _unasked(self, pcodes: list[str]) -> list[str]:
-        return [p for p in pcodes if p not in self._memo and p not in self._baselines]
-
-    def _ask_flows(self, pcodes: list[str]) -> None:
-        queries = []
-        for pcode in pcodes:
-            level = self.index.get(pcode).level
-            candidates = self._baselines[pcode]
-            if candidates:
-                queries.append(FlowQuery(pcode, level, below=True, after=candidates[-1].day))
+    def _survey(
+        self, roots: list[str]
+    ) -> tuple[dict[str, _Asked], dict[FlowQuery, FlowSum], dict[FlowQuery, list[Fact]]]:
+        asked: dict[str, _Asked] = {}
+        sums: dict[FlowQuery, FlowSum] = {}
+        facts: dict[FlowQuery, list[Fact]] = {}
+        frontier = roots
+        while frontier:
+            baselines = self.facts.baselines(frontier, self.as_of)
+            queries = []
+            expand = []
+            for pcode in frontier:
+                candidates = baselines.get(pcode, [])
+                level = self.index.get(pcode).level
+                if candidates:
+                    query = FlowQuery(pcode, level, below=True, after=candidates[-1].day)
+                else:
+                    query = FlowQuery(pcode, level, below=False, after=None)
+                    expand.append(pcode)
+                asked[pcode] = _Asked(candidates, query)
+                queries.append(query)
+            if self.detail:
+                facts.update(zip(queries, self.facts.flow_facts(queries, self.as_of), strict=True))
             else:
-                queries.append(FlowQuery(pcode, level, below=False, after=None))
-        if self.detail:
-            rows = self.facts.flow_facts_of(queries, self.as_of)
-            self._flow_facts.update(zip(queries, rows, strict=True))
-        else:
-            sums = self.facts.flow_sums(queries, self.as_of)
-            self._flow_sums.update(zip(queries, sums, strict=True))
+                sums.update(zip(queries, self.facts.flow_sums(queries, self.as_of), strict=True))
+            frontier = self._children_with_data(expand, asked)
+        return asked, sums, facts
 
-    def _children_with_data(self, codes: list[str], level: int) -> list[str]:
-        """The children that have any fact at or below them (one grouped query), with
-        their first questions asked in the same batch where they are asked ahead."""
-        todo = self._unasked(codes)
-        if len(todo) < 2:
-            present = self.facts.present(codes, level, self.as_of)
-            return [c for c in codes if c in present]
-        present, baselines = self.facts.survey(todo, level, self.as_of)
-        kept = [c for c in todo if c in present]
-        self._baselines.update((c, baselines[c]) for c in kept)
-        if kept:
-            self._ask_flows(kept)
-        # those computed or asked about already are kept: an empty figure is dropped anyway
-        surveyed = set(todo)
-        return [c for c in codes if c in present or c not in surveyed]
+    def _children_with_data(self, parents: list[str], asked: dict[str, _Asked]) -> list[str]:
+        """The children of ``parents`` that have any figure at or below them (one question
+        per admin level among them), recorded on their parents."""
+        by_level: dict[int, list[str]] = {}
+        for parent in parents:
+            for child in self.index.children.get(parent, []):
+                if child not in self._memo:
+                    by_level.setdefault(self.index.get(child).level, []).append(child)
+        present: set[str] = set()
+        for level, codes in by_level.items():
+            present |= self.facts.present(codes, level, self.as_of)
+        frontier = []
+        for parent in parents:
+            for child in self.index.children.get(parent, []):
+                if child in self._memo or child in present:
+                    asked[parent].children.append(child)
+                    if child not in asked and child not in self._memo:
+                        frontier.append(child)
+        return list(dict.fromkeys(frontier))
 
-    def _compute(self, pcode: str) -> Figure:
-        level = self.index.get(pcode).level
-        if pcode in self._baselines:
-            candidates = self._baselines.pop(pcode)
+    def _assemble(
+        self,
+        pcode: str,
+        asked: dict[str, _Asked],
+        sums: dict[FlowQuery, FlowSum],
+        facts: dict[FlowQuery, list[Fact]],
+    ) -> Figure:
+        if pcode in self._memo:
+            return self._memo[pcode]
+        known = asked[pcode]
+        flows = self._flows(known.flows, sums, facts)
+        if known.candidates:
+            figure = self._from_baseline(pcode, known.candidates, flows)
         else:
-            candidates = self.facts.baselines(pcode, self.as_of)
-        if candidates:
-            return self._from_baseline(pcode, level, candidates)
-        return self._from_children(pcode, level)
+            children = tuple(self._assemble(c, asked, sums, facts) for c in known.children)
+            figure = self._from_children(pcode, tuple(c for c in children if not c.empty), flows)
+        self._memo[pcode] = figure
+        return figure
 
     def _flows(
-        self, pcode: str, level: int, below: bool, after: date | None
+        self,
+        query: FlowQuery,
+        sums: dict[FlowQuery, FlowSum],
+        facts: dict[FlowQuery, list[Fact]],
     ) -> tuple[FlowSum, tuple[Fact, ...]]:
-        if self.detail:
-            asked_facts = self._flow_facts.pop(FlowQuery(pcode, level, below, after), None)
-            if asked_facts is None:
-                asked_facts = self.facts.flow_facts(
-                    pcode, level, below=below, after=after, until=self.as_of
-                )
-            facts = tuple(asked_facts)
-            total = FlowSum(
-                individuals=sum(f.signed_individuals for f in facts),
-                households=sum(f.signed_households or 0 for f in facts),
-                records=len(facts),
-                without_households=sum(1 for f in facts if f.households is None),
-            )
-            return total, facts
-        asked = self._flow_sums.pop(FlowQuery(pcode, level, below, after), None)
-        if asked is not None:
-            return asked, ()
-        total = self.facts.flow_sum(pcode, level, below=below, after=after, until=self.as_of)
-        return total, ()
+        if not self.detail:
+            return sums[query], ()
+        found = tuple(facts[query])
+        total = FlowSum(
+            individuals=sum(f.signed_individuals for f in found),
+            households=sum(f.signed_households or 0 for f in found),
+            records=len(found),
+            without_households=sum(1 for f in found if f.households is None),
+        )
+        return total, found
 
-    def _from_baseline(self, pcode: str, level: int, candidates: list[Fact]) -> Figure:
+    def _from_baseline(
+        self, pcode: str, candidates: list[Fact], flows: tuple[FlowSum, tuple[Fact, ...]]
+    ) -> Figure:
         baseline = candidates[-1]
-        flows, flow_facts = self._flows(pcode, level, below=True, after=baseline.day)
-        records = 1 + flows.records
-        without = flows.without_households + (1 if baseline.households is None else 0)
+        total, flow_facts = flows
+        records = 1 + total.records
+        without = total.without_households + (1 if baseline.households is None else 0)
         households = None
         if without == 0 and baseline.households is not None:
-            households = baseline.households + flows.households
-        individuals = baseline.individuals + flows.individuals
+            households = baseline.households + total.households
+        individuals = baseline.individuals + total.individuals
         notes = []
         if len(candidates) > 1:
             notes.append(
@@ -167,19 +188,15 @@ class FigureRule:
             baseline=baseline,
             superseded=tuple(candidates[:-1]),
             flows=flow_facts,
-            flow_sum=flows,
+            flow_sum=total,
             records=records,
             without_households=without,
         )
 
-    def _from_children(self, pcode: str, level: int) -> Figure:
-        child_codes = self.index.children.get(pcode, [])
-        if len(child_codes) > MANY_CHILDREN:
-            child_codes = self._children_with_data(child_codes, level + 1)
-        else:
-            self.prefetch(child_codes)
-        children = tuple(f for f in (self.figure(c) for c in child_codes) if not f.empty)
-        own, own_facts = self._flows(pcode, level, below=False, after=None)
+    def _from_children(
+        self, pcode: str, children: tuple[Figure, ...], flows: tuple[FlowSum, tuple[Fact, ...]]
+    ) -> Figure:
+        own, own_facts = flows
         records = own.records + sum(c.records for c in children)
         without = own.without_households + sum(c.without_households for c in children)
         individuals = own.individuals + sum(c.individuals for c in children)

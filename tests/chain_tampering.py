@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
+    from ledger.chain import Checkpoint, Verification
 
 EVENTS = "dledger_events"
 CHAIN = "dledger_chain"
@@ -62,3 +63,28 @@ def state_of(ledger: Ledger, event_id: int) -> bytes:
 
 def set_state(ledger: Ledger, event_id: int, state: bytes) -> None:
     sql(ledger, f"UPDATE {EVENTS} SET state = :s WHERE id = :id", s=state, id=event_id)
+
+
+def target_of(ledger: Ledger) -> str:
+    """The ``--db`` target the ledger was opened on (password included)."""
+    return engine_of(ledger).url.render_as_string(hide_password=False)
+
+
+def verify(ledger: Ledger, checkpoint: Checkpoint | None = None) -> Verification:
+    from ledger.chain import open_log
+
+    log = open_log(target_of(ledger))
+    try:
+        return log.verify(checkpoint)
+    finally:
+        log.close()
+
+
+def head(ledger: Ledger) -> Checkpoint:
+    from ledger.chain import open_log
+
+    log = open_log(target_of(ledger))
+    try:
+        return log.head()
+    finally:
+        log.close()

@@ -1,6 +1,6 @@
-"""The bulk writer's fast paths against the straightforward ones: SQLite's set-based insert
-against a plain ``executemany``, the pipelined writer (insert thread, link hashes planned
-ahead, several batches per commit) against one batch at a time in this thread."""
+"""The write paths against the straightforward ones: SQLite's set-based insert against a
+plain ``executemany``, the benchmark's pipelined writer (an insert thread, several batches
+per commit) against the product's bulk writer, one batch at a time in this thread."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from bench.generate import SyntheticClock, catalogue, ledger_items
-from ledger import chain, packing
-from ledger import persistence as persistence_module
+from bench.pipelined import PipelinedWriter
 from ledger.application import Ledger
+from ledger.backends import EVENTS_TABLE
+from ledger.backends import sqlite as sqlite_backend
 from ledger.bulk import Amendment, BulkWriter, Item
-from ledger.storage import EVENTS_TABLE, close_ledger, database_url, open_ledger
+from ledger.storage import close_ledger, open_ledger
+from ledger.targets import database_url
+from tests.chain_tampering import verify
 
 ITEMS = 900
 
@@ -55,7 +58,7 @@ def test_the_set_based_insert_stores_what_executemany_stores(
     sqlite_target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # several packed parts per batch, so the offsets of a part after the first are used
-    monkeypatch.setattr(packing, "PART_BYTES", 700)
+    monkeypatch.setattr(sqlite_backend, "PART_BYTES", 700)
     ledger = open_ledger(sqlite_target, actor="tester", create=True)
     events = [
         StoredEvent(uuid4(), 1, "a.topic:Ça « va »", b""),
@@ -82,38 +85,28 @@ def test_the_set_based_insert_stores_what_executemany_stores(
     stored = sqlite3.connect(path).execute(f"SELECT {columns} FROM {EVENTS_TABLE} ORDER BY id")
     expected = reference.execute(f"SELECT {columns} FROM e ORDER BY id")
     assert stored.fetchall() == expected.fetchall()
-    assert chain.verify(ledger).intact
+    assert verify(ledger).intact
     close_ledger(ledger)
 
 
 def test_pipelined_writes_store_what_one_batch_at_a_time_stores(
-    db_target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_target: str, tmp_path: Path
 ) -> None:
     """Same items, same clock: the pipelined writer (several write calls, many batches,
-    several per commit, link hashes planned ahead on SQLite) and the atomic one (each
-    batch in this thread, hashes computed at insert) store the same events and links."""
-    recomputed = []
-    real_link_hashes = persistence_module.link_hashes
-
-    def counting(*args: Any) -> Any:
-        recomputed.append(len(args[3]))
-        return real_link_hashes(*args)
-
-    monkeypatch.setattr(persistence_module, "link_hashes", counting)
+    several per commit) and the product's (each batch in this thread) store the same
+    events and links."""
     items = list(ledger_items(ITEMS, seed=11))
     fast = _opened(db_target)
-    writer = BulkWriter(
+    writer = PipelinedWriter(
         fast, "generator", batch_size=64, commit_every=200, clock=SyntheticClock(ITEMS)
     )
     for start in range(0, ITEMS, 300):
         writer.write(items[start : start + 300])
     assert writer.written == ITEMS
-    if db_target.startswith("sqlite"):
-        assert recomputed == []  # every batch used the hashes planned on the encoding side
     reference = _opened(str(tmp_path / "reference.db"))
     plain = BulkWriter(reference, "generator", batch_size=64, clock=SyntheticClock(ITEMS))
     for start in range(0, ITEMS, 64):
-        plain.write(items[start : start + 64], atomic=True)
+        plain.write(items[start : start + 64])
     # the same figure events in the same order (the catalogue's events carry wall-clock
     # timestamps, so those differ); each chain recomputes whole from what was stored
     ours, theirs = _figure_events(fast), _figure_events(reference)
@@ -121,45 +114,10 @@ def test_pipelined_writes_store_what_one_batch_at_a_time_stores(
     shift = theirs[0][0] - ours[0][0]
     assert [(r[0] + shift, *r[1:]) for r in ours] == theirs
     for ledger in (fast, reference):
-        result = chain.verify(ledger)
+        result = verify(ledger)
         assert result.intact and result.events_checked == len(_events(ledger))
     close_ledger(fast)
     close_ledger(reference)
-
-
-def test_planned_links_are_recomputed_when_another_writer_came_in_between(
-    sqlite_target: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ledger = _opened(sqlite_target)
-    writer = BulkWriter(ledger, "generator", batch_size=50, clock=SyntheticClock(ITEMS))
-    real_head = BulkWriter._head
-
-    def head_then_another_write(self: BulkWriter) -> Any:
-        head = real_head(self)  # the links are planned against this head...
-        other = open_ledger(sqlite_target, actor="someone else")
-        other.record(
-            kind="assessment", location="AAA01", date="2019-05", individuals=5,
-            households=None, source={"publisher": "other"},
-        )  # fmt: skip
-        close_ledger(other)  # ...which is no longer the head when the insert comes
-        return head
-
-    recomputed = []
-    real_link_hashes = persistence_module.link_hashes
-
-    def counting(*args: Any) -> Any:
-        recomputed.append(len(args[3]))
-        return real_link_hashes(*args)
-
-    monkeypatch.setattr(BulkWriter, "_head", head_then_another_write)
-    monkeypatch.setattr(persistence_module, "link_hashes", counting)
-    writer.write(list(ledger_items(300, seed=2)))
-    # the other writer's one event, then every batch: the first was found stale at its
-    # insert, the rest were no longer planned (or planned against the same stale head)
-    assert recomputed == [1] + [50] * 6
-    result = chain.verify(ledger)
-    assert result.intact and result.events_checked == len(_events(ledger))
-    close_ledger(ledger)
 
 
 def test_a_failing_batch_stops_the_pipeline_and_earlier_commits_stay(db_target: str) -> None:
@@ -169,12 +127,12 @@ def test_a_failing_batch_stops_the_pipeline_and_earlier_commits_stay(db_target: 
     first = next(i for i in items if not isinstance(i, Amendment))
     items.append(Amendment(first.record_id, 1, "a version that exists"))  # duplicate key
     items.extend(ledger_items(200, seed=5))
-    writer = BulkWriter(
+    writer = PipelinedWriter(
         ledger, "generator", batch_size=100, commit_every=100, clock=SyntheticClock(700)
     )
     with pytest.raises((IntegrityError, SQLIntegrityError)):
         writer.write(items)
     stored = len(_events(ledger)) - before
     assert stored == 400  # the four batches before the failing one, each committed
-    assert chain.verify(ledger).intact
+    assert verify(ledger).intact
     close_ledger(ledger)

@@ -17,10 +17,12 @@ from tests.chain_tampering import (
     engine_of,
     event_ids,
     fill,
+    head,
     link_of,
     set_state,
     sql,
     state_of,
+    verify,
 )
 
 
@@ -31,25 +33,25 @@ def filled(ledger: Ledger) -> Ledger:
 
 
 def problem_of(ledger: Ledger, checkpoint: chain.Checkpoint | None = None) -> chain.Problem:
-    result = chain.verify(ledger, checkpoint)
+    result = verify(ledger, checkpoint)
     assert result.problem is not None, "tampering went undetected"
     return result.problem
 
 
 def test_an_intact_log_verifies_and_reports_its_head(filled: Ledger) -> None:
-    result = chain.verify(filled)
+    result = verify(filled)
     assert result.intact
     assert result.events_checked == len(event_ids(filled)) > 9
-    assert result.head == chain.head(filled)
+    assert result.head == head(filled)
     assert result.head.position == result.events_checked
 
 
 def test_an_empty_ledger_verifies(db_target: str) -> None:
     empty = open_ledger(db_target, create=True)
     try:
-        result = chain.verify(empty)
+        result = verify(empty)
         assert result.intact and result.events_checked == 0
-        assert result.head == chain.Checkpoint(0, GENESIS.hex()) == chain.head(empty)
+        assert result.head == chain.Checkpoint(0, GENESIS.hex()) == head(empty)
     finally:
         empty.close()
         empty.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
@@ -155,11 +157,11 @@ def test_deleting_the_last_events_is_named_as_truncation(filled: Ledger) -> None
 
 
 def test_truncating_events_and_links_is_caught_by_a_later_checkpoint(filled: Ledger) -> None:
-    kept = chain.head(filled)
+    kept = head(filled)
     ids = event_ids(filled)
     sql(filled, f"DELETE FROM {CHAIN} WHERE notification_id >= :id", id=ids[-3])
     sql(filled, f"DELETE FROM {EVENTS} WHERE id >= :id", id=ids[-3])
-    assert chain.verify(filled).intact  # without a checkpoint, a clean cut is invisible
+    assert verify(filled).intact  # without a checkpoint, a clean cut is invisible
     problem = problem_of(filled, kept)
     assert problem.kind == "truncated"
     assert problem.message == (
@@ -184,20 +186,20 @@ def test_a_link_naming_another_record_is_named_as_altered(filled: Ledger, column
 
 
 def test_a_consistently_rewritten_chain_is_caught_only_by_a_checkpoint(filled: Ledger) -> None:
-    kept = chain.head(filled)
+    kept = head(filled)
     target = event_ids(filled)[1]
     set_state(filled, target, state_of(filled, target).replace(b"10", b"99", 1))
     _recompute_every_link(filled)  # the attacker knows the (public) algorithm
-    assert chain.verify(filled).intact
+    assert verify(filled).intact
     problem = problem_of(filled, kept)
     assert (problem.kind, problem.position) == ("checkpoint mismatch", kept.position)
     assert problem.message.startswith("the history up to the checkpoint was rewritten")
 
 
 def test_an_earlier_checkpoint_still_holds_after_more_writes(filled: Ledger) -> None:
-    kept = chain.head(filled)
+    kept = head(filled)
     fill(filled, records=2)
-    result = chain.verify(filled, kept)
+    result = verify(filled, kept)
     assert result.intact and result.checkpoint_checked == kept
     assert result.head.position > kept.position
 

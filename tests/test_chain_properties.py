@@ -8,10 +8,18 @@ import threading
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import chain
 from ledger.application import Ledger
 from ledger.storage import open_ledger
-from tests.chain_tampering import EVENTS, event_ids, fill, link_of, set_state, sql, state_of
+from tests.chain_tampering import (
+    EVENTS,
+    event_ids,
+    fill,
+    link_of,
+    set_state,
+    sql,
+    state_of,
+    verify,
+)
 
 
 def test_any_single_byte_change_to_any_stored_event_is_detected(ledger: Ledger) -> None:
@@ -32,21 +40,21 @@ def test_any_single_byte_change_to_any_stored_event_is_detected(ledger: Ledger) 
         changed[index] ^= flip
         set_state(ledger, event, bytes(changed))
         try:
-            problem = chain.verify(ledger).problem
+            problem = verify(ledger).problem
             assert problem is not None
             assert (problem.kind, problem.position) == ("modified", link_of(ledger, event)[0])
         finally:
             set_state(ledger, event, state)
 
     single_byte_change()
-    assert chain.verify(ledger).intact  # every change was undone: the check itself is sound
+    assert verify(ledger).intact  # every change was undone: the check itself is sound
 
 
 def test_a_changed_version_or_record_id_is_detected(ledger: Ledger) -> None:
     fill(ledger, records=2)
     last = event_ids(ledger)[-1]
     sql(ledger, f"UPDATE {EVENTS} SET originator_version = 99 WHERE id = :id", id=last)
-    problem = chain.verify(ledger).problem
+    problem = verify(ledger).problem
     assert problem is not None and problem.kind == "modified"
 
 
@@ -76,6 +84,6 @@ def test_concurrent_writers_extend_one_linear_chain(ledger: Ledger, db_target: s
         writer.close()
         writer.recorder.datastore.engine.dispose()  # type: ignore[attr-defined]
     assert failures == []
-    result = chain.verify(ledger)
+    result = verify(ledger)
     assert result.intact, result.problem
     assert result.events_checked == len(event_ids(ledger)) >= 60

@@ -25,10 +25,13 @@ from pathlib import Path
 import pytest
 
 from bench.generate import catalogue
-from ledger.storage import EVENTS_TABLE, close_ledger, open_ledger
-from projections.catchup import FigureProjection
-from projections.reader import Moment, Reader
+from ledger.application import Ledger
+from ledger.backends import EVENTS_TABLE
+from ledger.storage import close_ledger, open_ledger
+from projections.totals import Moment
+from tests.chain_tampering import sql
 from tests.conftest import missing_service
+from tests.reading import totals as totals_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("DLEDGER_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -40,7 +43,7 @@ EVENTS, BATCH = 40_000, 1_000
 WRITER = """
 import sys
 from bench.generate import SyntheticClock, ledger_items
-from ledger.bulk import BulkWriter
+from bench.pipelined import PipelinedWriter
 from ledger.storage import open_ledger
 
 url, skip, events, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -51,7 +54,8 @@ for _ in range(skip):
 items = list(ledger_items(events, seed=21))[skip:]
 try:
     # one commit per batch, so the crash finds some committed and one in flight
-    BulkWriter(ledger, "writer", batch_size=batch, commit_every=batch, clock=clock).write(items)
+    writer = PipelinedWriter(ledger, "writer", batch_size=batch, commit_every=batch, clock=clock)
+    writer.write(items)
 except Exception as error:
     print(f"{type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
     sys.exit(1)
@@ -123,28 +127,22 @@ def _writer(url: str, skip: int) -> subprocess.Popen[str]:
 
 def _figures_written(url: str) -> int:
     """Figure events in the log (counted: after a crash PostgreSQL's sequence skips ids)."""
-    from sqlalchemy import text
-
     ledger = open_ledger(url, actor="probe")
     try:
-        with ledger.recorder.datastore.engine.connect() as conn:  # type: ignore[attr-defined]
-            count = conn.execute(text(f"SELECT count(*) FROM {EVENTS_TABLE}")).scalar_one()
+        [(count,)] = sql(ledger, f"SELECT count(*) FROM {EVENTS_TABLE}")
         return int(count) - 2  # the gazetteer's two events
     finally:
         close_ledger(ledger)
 
 
-def _rows_without_positions(projection: FigureProjection) -> list[tuple[object, ...]]:
+def _rows_without_positions(ledger: Ledger) -> list[tuple[object, ...]]:
     """The figure table minus notification ids (PostgreSQL's sequence skips ids after a
     crash, so the two logs hold the same events under different ids)."""
-    from sqlalchemy import select
+    from projections.schema import VERSIONS
 
-    from projections.schema import versions
-
-    columns = [c for c in versions.columns if c.name != "position"]
-    with projection.engine.connect() as conn:
-        query = select(*columns).order_by(versions.c.record_id, versions.c.version)
-        return [tuple(str(v) for v in row) for row in conn.execute(query)]
+    columns = ", ".join(c for c in VERSIONS.names if c != "position")
+    rows = sql(ledger, f"SELECT {columns} FROM dlp_versions ORDER BY record_id, version")
+    return [tuple(str(v) for v in row) for row in rows]
 
 
 @pytest.mark.slow
@@ -186,12 +184,9 @@ def test_restart_mid_write_fails_clearly_and_a_rerun_completes(
     results = []
     for target in (cluster.url, reference_target):
         opened = open_ledger(target, actor="tester")
-        projection = FigureProjection(opened)
-        projection.catch_up()
-        reader = Reader(opened)
         moment = Moment(date(2020, 12, 31), datetime.now(UTC))
-        totals = [t.as_dict() | {"known_at": None, "position": None}
-                  for t in reader.totals(moment, None, "admin1")]  # fmt: skip
-        results.append((_rows_without_positions(projection), totals))
+        totals = [t.to_json() | {"known_at": None, "position": None}
+                  for t in totals_of(opened, moment, None, "admin1")]  # fmt: skip
+        results.append((_rows_without_positions(opened), totals))
         close_ledger(opened)
     assert results[0] == results[1]

@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from bench.generate import catalogue
-from ledger.storage import EVENTS_TABLE, close_ledger, open_ledger
-from projections.catchup import FigureProjection
-from projections.schema import versions
+from ledger.storage import close_ledger, open_ledger
+from tests.chain_tampering import sql
+from tests.reading import projection_of
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = """
@@ -28,11 +27,11 @@ import sys
 from bench.generate import ledger_items
 from ledger.bulk import BulkWriter
 from ledger.storage import close_ledger, open_ledger
-from projections.catchup import FigureProjection
+from projections.service import open_projection
 
 url, seed, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ledger = open_ledger(url, actor=f"worker-{seed}")
-projection = FigureProjection(ledger)
+projection = open_projection(url)
 writer = BulkWriter(ledger, f"worker-{seed}", batch_size=120)
 items = list(ledger_items(rounds * 120, seed=seed))
 for k in range(rounds):
@@ -72,28 +71,21 @@ def test_two_processes_writing_and_catching_up_lose_nothing_and_apply_nothing_tw
         out, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-2000:]
         assert out.strip() == "done"
-    projection = FigureProjection(ledger)
-    with projection.engine.connect() as conn:
-        figure_events = conn.execute(
-            select(func.count())
-            .select_from(ledger.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
-            .where(
-                ledger.recorder.events_record_cls.__table__.c.topic.like(  # type: ignore[attr-defined]
-                    "ledger.records:FigureRecord.%"
-                )
-            )
-        ).scalar_one()
-        rows = conn.execute(select(func.count()).select_from(versions)).scalar_one()
-        current = conn.execute(
-            select(func.count()).select_from(versions).where(versions.c.superseded_at.is_(None))
-        ).scalar_one()
-        records = conn.execute(select(func.count(func.distinct(versions.c.record_id)))).scalar_one()
-    assert EVENTS_TABLE.endswith("_events")
+    [(figure_events,)] = sql(
+        ledger,
+        "SELECT count(*) FROM dledger_events WHERE topic LIKE 'ledger.records:FigureRecord.%'",
+    )
+    [(rows, current, records)] = sql(
+        ledger,
+        "SELECT count(*), count(*) - count(superseded_at), count(DISTINCT record_id) "
+        "FROM dlp_versions",
+    )
     assert figure_events > 2 * 12 * 120  # both workers wrote everything
     assert rows == figure_events  # nothing lost, nothing twice
     assert current == records  # exactly one current version per record
-    assert projection.position() == ledger.recorder.max_notification_id()
-    incremental = projection.checksum()
-    projection.rebuild()
-    assert projection.checksum() == incremental
+    with projection_of(ledger) as projection:
+        assert projection.position() == ledger.recorder.max_notification_id()
+        incremental = projection.checksum()
+        projection.rebuild()
+        assert projection.checksum() == incremental
     close_ledger(ledger)

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from ledger.application import Ledger
 from ledger.dates import utc_now
-from projections.reader import Moment, Reader
-from projections.totals import Totals
+from projections.totals import Moment, Totals
 from tests import scenario
+from tests.reading import totals as totals_of
 
 
 def totals(
@@ -19,7 +19,7 @@ def totals(
     known_at: datetime | None = None,
 ) -> Totals:
     moment = Moment(date.fromisoformat(as_of), known_at or utc_now())
-    [result] = Reader(ledger).totals(moment, location, by)
+    [result] = totals_of(ledger, moment, location, by)
     return result
 
 
@@ -226,9 +226,9 @@ def test_a_period_dated_past_the_day_it_was_recorded_counts_as_known_then(
         source={"publisher": "DTM"},
     )
     known_at = utc_now()
-    (totals,) = Reader(ledger).totals(Moment(date(year, 12, 31), known_at), "Mopti")
+    (totals,) = totals_of(ledger, Moment(date(year, 12, 31), known_at), "Mopti")
     assert totals.total.individuals == 5_000
     before = Moment(date(year, 12, 31), datetime.fromtimestamp(0).astimezone())
-    (earlier,) = Reader(ledger).totals(before, "Mopti")
+    (earlier,) = totals_of(ledger, before, "Mopti")
     assert earlier.total.individuals == 0
     assert ledger.get_record(written.record_id).individuals == 5_000

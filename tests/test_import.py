@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from ledger.application import Ledger
 from ledger.errors import ConcurrentChange
 from ledger.importing import FileFormat, ImportOptions, ImportRefused, detect_format, import_file
-from ledger.importing.export import current_records
 from ledger.records import FigureRecord
 from tests.import_files import dtm_row, write_dtm_hxl, write_plain
+from tests.reading import current_records
 
 AFG = "dtm_afg_2017_hxl.csv"
 HTI = "dtm_api_displacement-admin1-admin0pcode-hti.sample.json"
@@ -30,8 +30,12 @@ def records(ledger: Ledger) -> dict[tuple[str, str], FigureRecord]:
     return {(r.pcode, r.date): r for r in current_records(ledger)}
 
 
-def run(ledger: Ledger, path: Path, **options: Any) -> Any:
-    return import_file(ledger, path, ImportOptions(**options))
+def run(ledger: Ledger, path: Path, bulk: bool = True, **options: Any) -> Any:
+    from ledger.importing.saving import BulkSaver
+    from tests.import_reference import AggregateSaver
+
+    saver = BulkSaver if bulk else AggregateSaver
+    return import_file(ledger, path, ImportOptions(**options), saver=saver)
 
 
 def test_format_detection(shared_data: Path) -> None:
@@ -247,21 +251,20 @@ def test_rejects_of_an_hxl_file_keep_its_header_and_hashtag_rows(
 def test_a_failure_in_a_later_batch_leaves_the_ledger_as_before(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
 ) -> None:
-    from ledger.persistence import LedgerRecorder
-
     rows = [dtm_row(i, level=2, adm2=f"TST01{i:02d}") for i in range(1, 30)]
     path = write_dtm_hxl(tmp_path / "many.csv", rows)
     inserts = {"count": 0}
-    real_lock = LedgerRecorder._lock_table
+    store: Any = ledger.recorder.store  # type: ignore[attr-defined]
+    real_append = store.append
 
-    def failing_insert(recorder: LedgerRecorder, *args: Any, **kwargs: Any) -> Any:
-        # every insert path takes the table lock first (a no-op on SQLite)
+    def failing_append(*args: Any, **kwargs: Any) -> Any:
+        # every write path appends through the backend
         inserts["count"] += 1  # 1: the new locations, 2: the first batch, 3: the second
         if inserts["count"] == 3:
             raise RuntimeError("disk on fire")
-        return real_lock(recorder, *args, **kwargs)
+        return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(LedgerRecorder, "_lock_table", failing_insert)
+    monkeypatch.setattr(store, "append", failing_append)
     before = event_count(ledger)
     with pytest.raises(RuntimeError):
         run(ledger, path, batch_size=10, bulk=bulk)
@@ -289,9 +292,10 @@ def test_a_record_saved_meanwhile_fails_the_import_as_a_concurrent_change(
 def test_export_imports_into_an_identical_ledger(
     ledger: Ledger, shared_data: Path, tmp_path: Path, db_target: str
 ) -> None:
-    from ledger.importing.export import export_records
     from ledger.reference import mali_locations
     from ledger.storage import close_ledger, open_ledger
+    from tests.chain_tampering import target_of
+    from tests.command_line import dledger
 
     run(ledger, shared_data / AFG)
     run(ledger, MALI_RECORDS)
@@ -310,8 +314,8 @@ def test_export_imports_into_an_identical_ledger(
     )
     ledger.retract(dropped.record_id, reason="duplicate")
     out = tmp_path / "export.csv"
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        assert export_records(ledger, handle) == 18
+    exported = dledger(target_of(ledger), "export", "records", "--out", str(out))
+    assert exported == (0, "", "18 records exported\n")
     fields = (
         "kind",
         "pcode",

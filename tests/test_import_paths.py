@@ -19,13 +19,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bench.import_bench import HEADER, TAGS, generated_rows
-from ledger import chain
 from ledger.application import Ledger
 from ledger.importing import ImportOptions, import_file
 from ledger.importing.checking import RowChecker
 from ledger.importing.rows import SourceRow
+from ledger.importing.saving import BulkSaver
 from ledger.locations import LocationIndex
+from tests.chain_tampering import verify
 from tests.import_files import write_plain
+from tests.import_reference import AggregateSaver
 
 PLAIN_HEADER = [
     "kind",
@@ -139,9 +141,10 @@ def history(make: Callable[[], Ledger], tmp: Path, bulk: bool) -> tuple[list[Any
     ledger = make()
     reports = []
     for path, retract in files:
-        options = ImportOptions(bulk=bulk, retract_missing=retract, batch_size=500)
-        reports.append(import_file(ledger, path, options).as_dict())
-    assert chain.verify(ledger).intact
+        options = ImportOptions(retract_missing=retract, batch_size=500)
+        saver = BulkSaver if bulk else AggregateSaver
+        reports.append(import_file(ledger, path, options, saver=saver).as_dict())
+    assert verify(ledger).intact
     return events(ledger), reports
 
 
@@ -220,7 +223,7 @@ def test_rows_of_one_shape_are_checked_as_if_each_were_alone(rows: list[dict[str
 
 @functools.cache
 def _mali_index() -> LocationIndex:
-    from ledger.locations import Gazetteer
+    from ledger.gazetteer import Gazetteer
     from ledger.reference import mali_locations
 
     gazetteer = Gazetteer()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import AmbiguousLocation, InvalidInput, UnknownLocation
-from ledger.locations import Gazetteer, Location, LocationIndex
+from ledger.gazetteer import Gazetteer
+from ledger.locations import Location, LocationIndex
 from ledger.reference import mali_locations
 
 

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from ledger.dates import utc_now
-from projections.catchup import FigureProjection
-from projections.reader import Moment, Reader
+from projections.totals import Moment
+from tests.reading import projection_of
+from tests.reading import totals as totals_of
 
 PLACES = ["MLI", "ML05", "ML06", "ML07", "ML10", "ML0506", "ML0703"]
 KINDS = ["assessment", "registration", "return"]
@@ -53,12 +54,11 @@ def record_all(ledger: Ledger, figures: list[dict[str, object]]) -> list[str]:
 
 
 def snapshot_of(ledger: Ledger) -> list[object]:
-    reader = Reader(ledger)
     now = utc_now()
     return [
         [
-            t.as_dict() | {"known_at": None, "position": None}
-            for t in reader.totals(Moment(day, now), "MLI", "admin1")
+            t.to_json() | {"known_at": None, "position": None}
+            for t in totals_of(ledger, Moment(day, now), "MLI", "admin1")
         ]
         for day in QUERY_DAYS
     ]
@@ -69,7 +69,8 @@ def amend(ledger: Ledger, ids: list[str], steps: list[tuple[str, int, object]]) 
 
     for action, which, value in steps:
         if action == "catch-up":
-            FigureProjection(ledger).catch_up()
+            with projection_of(ledger) as projection:
+                projection.catch_up()
             continue
         rid = ids[which % len(ids)]
         try:
@@ -93,12 +94,12 @@ def test_rebuild_equals_the_incrementally_maintained_model(
     ledger = fresh_ledger()
     ids = record_all(ledger, figures)
     amend(ledger, ids, steps)
-    projection = FigureProjection(ledger)
-    projection.catch_up()
-    incremental = projection.checksum()
-    answers = snapshot_of(ledger)
-    projection.rebuild()
-    assert projection.checksum() == incremental
+    with projection_of(ledger) as projection:
+        projection.catch_up()
+        incremental = projection.checksum()
+        answers = snapshot_of(ledger)
+        projection.rebuild()
+        assert projection.checksum() == incremental
     assert snapshot_of(ledger) == answers
 
 
@@ -136,10 +137,10 @@ def test_a_query_pinned_to_known_at_is_unchanged_by_later_corrections(
     ledger = fresh_ledger()
     ids = record_all(ledger, figures)
     pinned = utc_now()
-    before = [Reader(ledger).totals(Moment(d, pinned), "MLI", "admin1") for d in QUERY_DAYS]
+    before = [totals_of(ledger, Moment(d, pinned), "MLI", "admin1") for d in QUERY_DAYS]
     amend(ledger, ids, steps)
-    after = [Reader(ledger).totals(Moment(d, pinned), "MLI", "admin1") for d in QUERY_DAYS]
-    assert [[t.as_dict() for t in ts] for ts in after] == [
-        [t.as_dict() | {"position": after[i][j].position} for j, t in enumerate(ts)]
+    after = [totals_of(ledger, Moment(d, pinned), "MLI", "admin1") for d in QUERY_DAYS]
+    assert [[t.to_json() for t in ts] for ts in after] == [
+        [t.to_json() | {"position": after[i][j].position} for j, t in enumerate(ts)]
         for i, ts in enumerate(before)
     ]

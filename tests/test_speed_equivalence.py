@@ -1,7 +1,8 @@
 """Every optimised path against the straightforward one, on generated data, on SQLite and
-PostgreSQL: bulk-written events against the aggregates' own, the JSON catch-up against
-the mapper catch-up (same rows, same checksum), totals against the figure rule written
-independently in SQL (DuckDB)."""
+PostgreSQL: bulk-written events against the aggregates' own, the set-based catch-up
+against the projector alone (same rows, same checksum), the SQL facts against the facts
+in memory, the batched figure rule against the rule written one location at a time, and
+totals against the figure rule written independently in SQL (DuckDB)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,25 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from bench.generate import RECORDING_END, RECORDING_START, SyntheticClock, catalogue, ledger_items
 from ledger.application import Ledger
-from ledger.bulk import Amendment, BulkWriter, NewRecord
+from ledger.bulk import RECORD_TOPIC, Amendment, BulkWriter, Item, NewRecord
 from ledger.records import FigureRecord
 from ledger.storage import close_ledger, open_ledger
 from projections import catchup
-from projections.catchup import FigureProjection
-from projections.facts import SqlFacts
+from projections.backends import models_for
+from projections.catchup import Projection
+from projections.facts import FlowQuery, SqlFacts
 from projections.figures import FigureRule
-from projections.reader import Moment, Reader
-from projections.schema import to_micros, versions
-from projections.totals import breakdown
+from projections.schema import VERSION_INDEXES, from_micros, to_micros
+from projections.service import ReadService
+from projections.totals import Moment
+from tests.chain_tampering import sql, target_of
+from tests.facts_in_memory import InMemoryFacts, Row, plain_figure
 
 EVENTS = 800
 
@@ -49,7 +52,7 @@ def generated(db_target: str) -> Iterator[Ledger]:
         source={"publisher": 'Café « Ménaka » "quoted"\ttab'},
     )
     ledger.correct(written.record_id, individuals=1300, reason="recount")
-    writer.write(items[EVENTS // 2 :], atomic=True)
+    writer.write(items[EVENTS // 2 :])
     ledger.keep_snapshot(
         name="mid",
         as_of="2019-12-31",
@@ -65,6 +68,33 @@ def generated(db_target: str) -> Iterator[Ledger]:
         close_ledger(ledger)
 
 
+def event_of(item: Item, at: datetime, actor: str) -> Any:
+    """The event ``FigureRecord`` triggers for the item, built as the aggregate builds it."""
+    if isinstance(item, NewRecord):
+        record = FigureRecord(
+            **{k: v for k, v in vars(item).items() if k != "record_id"},
+            actor=actor,
+            id=item.record_id,
+        )
+        [event] = record.collect_events()
+    elif item.changes is None:
+        event = FigureRecord.Retracted(  # type: ignore[call-arg]
+            originator_id=item.record_id, originator_version=item.version, timestamp=at,
+            reason=item.reason, actor=actor, citation=item.citation,
+        )  # fmt: skip
+    else:
+        event = FigureRecord.Corrected(  # type: ignore[call-arg]
+            originator_id=item.record_id, originator_version=item.version, timestamp=at,
+            changes=item.changes, reason=item.reason, actor=actor, citation=item.citation,
+        )  # fmt: skip
+    object.__setattr__(event, "timestamp", at)
+    return event
+
+
+def as_row(stored: Any) -> tuple[bytes, int, str, bytes]:
+    return (stored.originator_id.bytes, stored.originator_version, stored.topic, stored.state)
+
+
 def test_bulk_events_are_the_events_the_aggregate_triggers(sqlite_target: str) -> None:
     ledger = open_ledger(sqlite_target, actor="tester", create=True)
     at = datetime(2021, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
@@ -72,32 +102,23 @@ def test_bulk_events_are_the_events_the_aggregate_triggers(sqlite_target: str) -
     rid = uuid4()
     source = {"publisher": "DTM « Ménaka »", "report": 'round "7"\n\x01\\'}
     record = FigureRecord(
-        kind="registration",
-        pcode="ML10",
-        date="2018-02-28",
-        precision="day",
-        individuals=800,
-        households=None,
-        source=source,
-        origin="ML05",
-        cause="conflict",
-        note="ça",
-        actor="tester",
-        import_key="k1",
-        id=rid,
-    )
+        kind="registration", pcode="ML10", date="2018-02-28", precision="day",
+        individuals=800, households=None, source=source, origin="ML05", cause="conflict",
+        note="ça", actor="tester", import_key="k1", id=rid,
+    )  # fmt: skip
     record._corrected(changes={"individuals": 900}, reason="recount", actor="tester", citation=None)
     record._retracted(reason="duplicate", actor="tester", citation="file.csv")
     expected = record.collect_events()
-    items: list[NewRecord | Amendment] = [
+    items: list[Item] = [
         NewRecord(rid, "registration", "ML10", "2018-02-28", "day", 800, None, source,
                   origin="ML05", cause="conflict", note="ça", import_key="k1"),
         Amendment(rid, 2, "recount", {"individuals": 900}),
         Amendment(rid, 3, "duplicate", citation="file.csv"),
     ]  # fmt: skip
+    assert expected[0].originator_topic == RECORD_TOPIC
     for event, item in zip(expected, items, strict=True):
         object.__setattr__(event, "timestamp", at)
-        assert writer.stored(item) == ledger.mapper.to_stored_event(event)
+        assert writer.row(item) == as_row(ledger.mapper.to_stored_event(event))
     writer.write(items)
     replayed = ledger.get_record(rid)
     assert (replayed.version, replayed.individuals, replayed.retracted) == (3, 900, "duplicate")
@@ -106,11 +127,12 @@ def test_bulk_events_are_the_events_the_aggregate_triggers(sqlite_target: str) -
 
 
 def test_bulk_encoding_matches_the_mapper_on_generated_data(generated: Ledger) -> None:
-    writer = BulkWriter(generated, "generator", clock=SyntheticClock(EVENTS))
+    clock = SyntheticClock(EVENTS)
     for item in itertools.islice(ledger_items(EVENTS, seed=5), 1_000):
-        stamp = writer.clock()
-        writer.clock = lambda stamp=stamp: stamp  # type: ignore[misc]
-        assert writer.stored(item) == generated.mapper.to_stored_event(writer.event(item))
+        at = clock()
+        writer = BulkWriter(generated, "generator", clock=lambda at=at: at)  # type: ignore[misc]
+        expected = generated.mapper.to_stored_event(event_of(item, at, "generator"))
+        assert writer.row(item) == as_row(expected)
 
 
 def test_bulk_written_records_read_back_through_the_repository(generated: Ledger) -> None:
@@ -126,142 +148,156 @@ def test_bulk_written_records_read_back_through_the_repository(generated: Ledger
     for rid, (version, individuals, gone) in itertools.islice(finals.items(), 0, None, 37):
         record = generated.get_record(rid)  # type: ignore[arg-type]
         assert (record.version, record.individuals, record.retracted is not None) == (
-            version,
-            individuals,
-            gone,
-        )
+            version, individuals, gone,
+        )  # fmt: skip
 
 
-@pytest.mark.parametrize("decode", ["sql", "json"])
-def test_fast_catch_up_equals_mapper_catch_up(
-    generated: Ledger, monkeypatch: pytest.MonkeyPatch, decode: str
+class Counting:
+    """The ledger's read-model backend, counting how pages were applied; with ``copy``
+    False, the set-based copy takes nothing, so every page goes through the projector."""
+
+    def __new__(cls, target: str, copy: bool = True) -> Any:
+        base = type(models_for(target))
+
+        class Models(base):  # type: ignore[valid-type, misc]
+            copies = 0
+            parsed = 0
+            fallbacks = 0
+
+            def copy_recorded(
+                self, cur: Any, after: int, last: int, *, parsed: bool = False
+            ) -> int:
+                if not copy:
+                    type(self).fallbacks += 1
+                    return -1
+                type(self).copies += 1
+                type(self).parsed += parsed
+                return int(super().copy_recorded(cur, after, last, parsed=parsed))
+
+        return Models()
+
+
+def projection(ledger: Ledger, models: Any) -> Projection:
+    target = target_of(ledger)
+    from ledger.targets import database_url
+
+    url = database_url(target)
+    proj = Projection(models, models.connect(url), url)
+    proj.ensure_tables()
+    return proj
+
+
+def test_the_set_based_catch_up_equals_the_projector_alone(
+    generated: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reference = FigureProjection(generated, decode="mapper")
-    assert reference.decode == "mapper"
+    target = target_of(generated)
+    reference = projection(generated, Counting(target, copy=False))
     reference.rebuild()
     expected = reference.checksum()
-    fast = FigureProjection(generated, decode=decode)
-    assert fast.decode == decode
+    assert reference.models.fallbacks > 0
+    fast = projection(generated, Counting(target))
     done = fast.rebuild()
-    assert done.applied == fast.ledger.recorder.max_notification_id()
+    assert done.applied == generated.recorder.max_notification_id()
     assert fast.checksum() == expected
-    assert fast.pages_row_by_row == 0  # the set-based statement took every new record
     # incremental, in small pages that split records from their amendments
     monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
     fast.rebuild()
     assert fast.checksum() == expected
-    # a large backlog: loaded without secondary indexes (SQLite), indexed at the end
+    # a large backlog: loaded without secondary indexes, indexed at the end (on SQLite a
+    # second thread parses the pages ahead)
     monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
     fast.rebuild()
     assert fast.checksum() == expected
-    assert _index_names(fast) == {index.name for index in versions.indexes}
-    if fast.sqlite and decode == "sql":  # a second thread parsed the pages ahead
-        assert fast.pages_prefetched > 0
-    assert fast.pages_row_by_row == 0
-
-
-def test_pages_the_set_based_insert_cannot_take_go_row_by_row(
-    generated: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reference = FigureProjection(generated, decode="mapper")
-    reference.rebuild()
-    projection = FigureProjection(generated)
-    monkeypatch.setattr(catchup, "PAGE_SIZE", 150)
-
-    # dlp_locations left empty: no new record finds its location, so every page with new
-    # records falls back, and the rows come out the same
-    def sync_nothing(self: FigureProjection, conn: Any) -> None:
-        self._locations_synced = True
-
-    monkeypatch.setattr(FigureProjection, "_sync_locations", sync_nothing)
-    projection.rebuild()
-    assert projection.pages_row_by_row == -(-EVENTS // 150)
-    assert projection.checksum() == reference.checksum()
+    with fast.models.snapshot(fast.conn) as cur:
+        assert fast.models.present_indexes(cur) == {i.name for i in VERSION_INDEXES}
+    if fast.models.name == "sqlite":
+        assert fast.models.parsed > 0
+    assert fast.models.copies > 0
+    for p in (reference, fast):
+        p.conn.close()
 
 
 def test_an_interrupted_bulk_load_gets_its_indexes_back(
     generated: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    projection = FigureProjection(generated)
+    target = target_of(generated)
+    base = type(models_for(target))
+
+    class Dying(base):  # type: ignore[valid-type, misc]
+        pages = 0
+
+        def before_page(self, cur: Any) -> None:
+            type(self).pages += 1
+            if type(self).pages == 3:
+                raise RuntimeError("interrupted")
+            super().before_page(cur)
+
+        def create_index(self, cur: Any, index: Any) -> None:
+            pass  # the process dies: not even its ``finally`` runs
+
     monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
     monkeypatch.setattr(catchup, "PAGE_SIZE", 300)
-    calls = 0
-    original = FigureProjection._apply
-
-    def failing(self: FigureProjection, conn: Any, page: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("interrupted")
-        original(self, conn, page)
-
-    create_indexes = FigureProjection._create_indexes
-    monkeypatch.setattr(FigureProjection, "_apply", failing)
-    # the process dies: not even its ``finally`` runs
-    monkeypatch.setattr(FigureProjection, "_create_indexes", lambda self: None)
+    dying = projection(generated, Dying())
     with pytest.raises(RuntimeError):
-        projection.rebuild()
-    assert 0 < projection.position() < (generated.recorder.max_notification_id() or 0)
-    assert _index_names(projection) == set()  # both backends load a backlog unindexed
-    monkeypatch.setattr(FigureProjection, "_apply", original)
-    monkeypatch.setattr(FigureProjection, "_create_indexes", create_indexes)
-    Reader(generated)  # the next read catches up and restores what is missing
-    assert _index_names(projection) == {index.name for index in versions.indexes}
-    reference = FigureProjection(generated, decode="mapper")
-    expected = projection.checksum()
-    reference.rebuild()
-    assert reference.checksum() == expected
+        dying.rebuild()
+    assert 0 < dying.position() < (generated.recorder.max_notification_id() or 0)
+    with dying.models.snapshot(dying.conn) as cur:
+        assert dying.models.present_indexes(cur) == set()  # a backlog loads unindexed
+    dying.conn.close()
+    ReadService.open(target).close()  # the next read catches up and restores them
+    fresh = projection(generated, models_for(target))
+    with fresh.models.snapshot(fresh.conn) as cur:
+        assert fresh.models.present_indexes(cur) == {i.name for i in VERSION_INDEXES}
+    expected = fresh.checksum()
+    fresh.rebuild()
+    assert fresh.checksum() == expected
+    fresh.conn.close()
 
 
 @pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
 def test_pages_the_prefetch_could_not_take_are_parsed_in_line(
     generated: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy import text
-
-    reference = FigureProjection(generated, decode="mapper")
+    target = target_of(generated)
+    reference = projection(generated, models_for(target))
     reference.rebuild()
     expected = reference.checksum()
-    with reference.engine.connect() as conn:
-        # the location whose first figure comes last in the log
-        late, first = conn.execute(
-            text("SELECT pcode, min(position) AS m FROM dlp_versions GROUP BY pcode "
-                 "ORDER BY m DESC LIMIT 1")
-        ).one()  # fmt: skip
-    assert first > 300
+    [(late,)] = sql(generated, "SELECT max(position) FROM dlp_versions WHERE version = 1")
+    reference.conn.close()
+    base = type(Counting(target))
+
+    class ShortParse(base):  # type: ignore[valid-type, misc]
+        def prefetch(self, url: str, start: int, page_size: int) -> Any:
+            from projections.backends import prefetch as module
+
+            real = module.Prefetch
+
+            def short(*args: Any, fill: str, **kwargs: Any) -> Any:
+                # the parsing statement leaves out one record of a late page
+                return real(*args, fill=fill + f"\n  AND e.id <> {late}", **kwargs)
+
+            monkeypatch.setattr(module, "Prefetch", short)
+            return super().prefetch(url, start, page_size)
+
     monkeypatch.setattr(catchup, "BULK_BACKLOG", 100)
     monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
-    sync = FigureProjection._sync_locations
-    calls = 0
-
-    def sync_all_but_late(self: FigureProjection, conn: Any) -> None:
-        # the first sync (before the prefetch starts) leaves one location out, so the
-        # prefetch parses the page that needs it short
-        nonlocal calls
-        calls += 1
-        sync(self, conn)
-        if calls == 1:
-            conn.execute(text("DELETE FROM dlp_locations WHERE pcode = :p"), {"p": late})
-
-    monkeypatch.setattr(FigureProjection, "_sync_locations", sync_all_but_late)
-    projection = FigureProjection(generated)
-    projection.rebuild()
-    assert projection.checksum() == expected
-    assert projection.pages_prefetched >= first // 97 - 1  # every page before that one
-    assert projection.pages_row_by_row == 1  # that page; the rest synced again, in line
+    short = projection(generated, ShortParse())
+    short.rebuild()
+    assert short.checksum() == expected
+    assert short.models.parsed >= late // 97 - 1  # every page before that one
+    assert short.models.copies > short.models.parsed  # that page and the rest, in line
     assert not [t for t in threading.enumerate() if t.name == "dledger-parse"]
-    with projection.engine.connect() as conn:  # the pooled connection is detached
-        names = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
-    assert names <= {"main", "temp"}
+    names = {row[1] for row in short.conn.execute("PRAGMA database_list")}
+    assert names <= {"main", "temp"}  # the scratch database is detached
+    short.conn.close()
 
 
 @pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
-def test_a_prefetch_out_of_step_with_the_applier_stops(
-    generated: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(catchup, "PAGE_SIZE", 97)
-    projection = FigureProjection(generated)
-    prefetch = projection._prefetch(0)
+def test_a_prefetch_out_of_step_with_the_applier_stops(generated: Ledger) -> None:
+    from ledger.targets import database_url
+
+    ReadService.open(target_of(generated)).close()  # the tables, and the locations parsed against
+    prefetch = models_for(target_of(generated)).prefetch(database_url(target_of(generated)), 0, 97)
     assert prefetch is not None
     first = prefetch.take(0)
     assert first is not None and first.after == 0 and first.rows > 0
@@ -272,129 +308,145 @@ def test_a_prefetch_out_of_step_with_the_applier_stops(
     assert not [t for t in threading.enumerate() if t.name == "dledger-parse"]
 
 
-def _index_names(projection: FigureProjection) -> set[str]:
-    from sqlalchemy import inspect
-
-    with projection.engine.connect() as conn:
-        return {str(ix["name"]) for ix in inspect(conn).get_indexes("dlp_versions")}
+def moments() -> list[Moment]:
+    span = RECORDING_END - RECORDING_START
+    out = []
+    for i in range(6):
+        as_of = date(2010, 6, 30) + timedelta(days=650 * i)
+        known_at = RECORDING_START + span * ((i + 1) / 6) if i % 3 else datetime.now(UTC)
+        out.append(Moment(as_of, known_at))
+    # historical questions about much later dates: the queries bound their dates by what
+    # can have been known then (the lead horizon); DuckDB's rule has no such bound
+    for fraction, as_of in ((0.1, date(2025, 6, 30)), (0.4, date(2024, 1, 1))):
+        out.append(Moment(as_of, RECORDING_START + span * fraction))
+    return out
 
 
 def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
     pytest.importorskip("duckdb")
     from bench.duck import DuckTotals
 
-    reader = Reader(generated)
-    duck = DuckTotals(reader.projection.engine, reader.index)
+    reader = ReadService.open(target_of(generated))
+    duck = DuckTotals(reader)
     countries = [c.pcode for c in reader.index.countries()][:3]
-    span = RECORDING_END - RECORDING_START
-    moments = []
-    for i in range(6):
-        as_of = date(2010, 6, 30) + timedelta(days=650 * i)
-        known_at = RECORDING_START + span * ((i + 1) / 6) if i % 3 else datetime.now(UTC)
-        moments.append(Moment(as_of, known_at))
-    # historical questions about much later dates: the queries bound their dates by what
-    # can have been known then (the lead horizon); DuckDB's rule has no such bound
-    for fraction, as_of in ((0.1, date(2025, 6, 30)), (0.4, date(2024, 1, 1))):
-        moments.append(Moment(as_of, RECORDING_START + span * fraction))
-    with reader.projection.engine.connect() as conn:
-        horizon = SqlFacts(conn, to_micros(moments[-1].known_at)).horizon
-    assert horizon is not None and horizon < moments[-1].as_of
+    asked = moments()
+    with reader.models.snapshot(reader.conn) as cur:
+        horizon = SqlFacts(reader.models, cur, to_micros(asked[-1].known_at)).horizon
+    assert horizon is not None and date.fromordinal(horizon) < asked[-1].as_of
     checked = 0
-    for moment in moments:
-        as_of, known_at = moment.as_of, moment.known_at
+    for moment in asked:
         for country in countries:
-            (totals,) = reader.totals(moment, country, "admin1")
+            (totals,) = reader.totals(moment, country, "admin1").countries
             ours = {country: totals.total.individuals}
             ours.update({r.pcode: r.individuals for r in totals.rows or () if r.pcode})
-            assert ours == duck.totals(to_micros(known_at), as_of, country), (moment, country)
+            expected = duck.totals(to_micros(moment.known_at), moment.as_of, country)
+            assert ours == expected, (moment, country)
             checked += sum(1 for v in ours.values() if v)
     assert checked > 12  # the comparison is not all zeros
+    reader.close()
 
 
-class _OneLocationAtATime(FigureRule):
-    """The rule as written: every question asked when the location is computed."""
+def _rows_in_memory(ledger: Ledger) -> list[Row]:
+    """The figure table, read back as the facts in memory hold it."""
+    from projections.facts import Fact
 
-    def prefetch(self, pcodes: list[str]) -> None:
-        pass
+    columns = (
+        "record_id, version, kind, pcode, day, precision, individuals, households, created_at, "
+        "recorded_at, position, country, adm1, adm2, superseded_at, retracted"
+    )
+    out = []
+    for r in sql(ledger, f"SELECT {columns} FROM dlp_versions ORDER BY position"):
+        fact = Fact(str(UUID(r[0])), r[1], r[2], r[3], date.fromordinal(r[4]), *r[5:11])
+        out.append(Row(fact, {"country": r[11], "adm1": r[12], "adm2": r[13]}, r[14], bool(r[15])))
+    return out
 
-    def _children_with_data(self, codes: list[str], level: int) -> list[str]:
-        present = self.facts.present(codes, level, self.as_of)
-        return [c for c in codes if c in present]
+
+def test_the_sql_facts_answer_as_the_facts_in_memory(generated: Ledger) -> None:
+    """Each batched statement against the same question asked of a list: every location
+    at each level, at several moments, flows after a spread of dates."""
+    reader = ReadService.open(target_of(generated))
+    rows = _rows_in_memory(generated)
+    index = reader.index
+    by_level: dict[int, list[str]] = {}
+    for loc in index.by_pcode.values():
+        by_level.setdefault(loc.level, []).append(loc.pcode)
+    answered = 0
+    with reader.models.snapshot(reader.conn) as cur:
+        for moment in moments():
+            ours = SqlFacts(reader.models, cur, to_micros(moment.known_at))
+            theirs = InMemoryFacts(rows, to_micros(moment.known_at))
+            until = moment.as_of
+            for level, codes in by_level.items():
+                assert ours.present(codes, level, until) == theirs.present(codes, level, until)
+                mine, expected = ours.baselines(codes, until), theirs.baselines(codes, until)
+                assert mine == expected
+                answered += sum(len(v) for v in expected.values())
+                queries = [
+                    FlowQuery(code, level, below, after)
+                    for code in codes[:40]
+                    for below in (False, True)
+                    for after in (None, date(2014, 1, 1), date(2019, 6, 30))
+                ]
+                assert ours.flow_sums(queries, until) == theirs.flow_sums(queries, until)
+                assert ours.flow_facts(queries, until) == theirs.flow_facts(queries, until)
+    assert answered > 50
+    reader.close()
 
 
-def test_questions_asked_ahead_give_the_figures_asked_one_at_a_time(generated: Ledger) -> None:
-    reader = Reader(generated)
-    engine = reader.projection.engine
+def test_the_batched_rule_on_the_sql_facts_gives_the_plain_rule(generated: Ledger) -> None:
+    reader = ReadService.open(target_of(generated))
+    index = reader.index
+    with reader.models.snapshot(reader.conn) as cur:
+        for moment in moments()[::3]:
+            facts = SqlFacts(reader.models, cur, to_micros(moment.known_at))
+            places = [c.pcode for c in index.countries()][:4]
+            places += [r for c in places for r in index.children[c]]
+            got = FigureRule(facts, index, moment.as_of).figures(places)
+            for pcode in places:
+                plain = plain_figure(facts, index, moment.as_of, pcode)
+                ours = got[pcode]
+                assert (ours.individuals, ours.households, ours.partial) == (
+                    plain.individuals, plain.households, plain.partial,
+                ), (moment, pcode)  # fmt: skip
+    reader.close()
+
+
+def test_a_country_by_region_takes_a_few_statements_per_level(generated: Ledger) -> None:
+    """Every question about a level is asked together: the statements a totals answer
+    takes grow with the number of admin levels, not of locations."""
+    reader = ReadService.open(target_of(generated))
+    country = reader.index.countries()[0]
     statements = []
 
-    def count(*_: Any) -> None:
-        statements.append(1)
+    class CountingCursor:
+        def __init__(self, cur: Any) -> None:
+            self.cur = cur
 
-    span = RECORDING_END - RECORDING_START
-    # (moment, detail): totals ask for the flows' sums, an explanation for the flows
-    questions = [
-        (Moment(date(2026, 1, 1), datetime.now(UTC)), False),
-        (Moment(date(2020, 3, 31), RECORDING_START + span * 0.6), True),
-    ]
-    asked: dict[str, int] = {}
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        for moment, detail in questions:
-            for name, rule_class in (("ahead", FigureRule), ("one", _OneLocationAtATime)):
-                statements.clear()
-                with engine.connect() as conn:
-                    rule = rule_class(
-                        SqlFacts(conn, to_micros(moment.known_at)),
-                        reader.index,
-                        moment.as_of,
-                        detail=detail,
-                    )
-                    figures = {}
-                    for country in reader.index.countries():
-                        figures[country.pcode] = rule.figure(country.pcode)
-                        for line in breakdown(rule, country, 1):
-                            if line.pcode:
-                                figures[line.pcode] = rule.figure(line.pcode)
-                asked[name] = asked.get(name, 0) + len(statements)
-                # every answer asked ahead was used: none asked under a key never looked up
-                assert not (rule._baselines or rule._flow_sums or rule._flow_facts)
-                if name == "ahead":
-                    ahead = figures
-            assert figures == ahead, moment
-            with_flows = [f for f in figures.values() if f.flows]
-            assert len(with_flows) > 20 if detail else not with_flows
-            assert sum(1 for f in figures.values() if f.records) > 50  # not all empty
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-    if engine.dialect.name == "postgresql":  # the batches go out pipelined, not one by one
-        assert asked["ahead"] * 5 < asked["one"], asked
+        def execute(self, *args: Any) -> Any:
+            statements.append(args[0])
+            return self.cur.execute(*args)
 
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.cur, name)
 
-def test_children_asked_about_before_their_parent_still_count(generated: Ledger) -> None:
-    """Asking ahead about locations whose parent is then computed first (an order the
-    commands do not use) gives the parent's figure the rule gives asking one at a time."""
-    reader = Reader(generated)
-    moment = Moment(date(2026, 1, 1), datetime.now(UTC))
-    from_children = 0
-    with reader.projection.engine.connect() as conn:
-        facts = SqlFacts(conn, to_micros(moment.known_at))
-        one = _OneLocationAtATime(facts, reader.index, moment.as_of)
-        for region in reader.index.children["AAA"]:
-            ahead = FigureRule(facts, reader.index, moment.as_of)
-            ahead.prefetch(reader.index.children.get(region, [])[::2])  # every other one
-            figure = ahead.figure(region)
-            assert figure == one.figure(region), region
-            from_children += bool(figure.children)
-    assert from_children > 3  # regions whose figure rests on their children
+    with reader.models.snapshot(reader.conn) as cur:
+        facts = SqlFacts(reader.models, CountingCursor(cur), to_micros(datetime.now(UTC)))
+        rule = FigureRule(facts, reader.index, date(2026, 1, 1))
+        regions = reader.index.children[country.pcode]
+        figures = rule.figures([country.pcode, *regions])
+    locations = 1 + len(regions) + sum(len(reader.index.children[r]) for r in regions)
+    assert sum(1 for f in figures.values() if f.records) > 5
+    assert len(statements) <= 4 * 3 < locations  # presence, baselines, flows (×3 columns)
+    reader.close()
 
 
 def test_explain_agrees_with_totals_on_generated_data(generated: Ledger) -> None:
-    reader = Reader(generated)
+    reader = ReadService.open(target_of(generated))
     moment = Moment(date(2018, 12, 31), datetime.now(UTC))
     region = reader.index.children["AAA"][0]
-    (totals,) = reader.totals(moment, "AAA", "admin1")
+    (totals,) = reader.totals(moment, "AAA", "admin1").countries
     row = next(r for r in totals.rows or () if r.pcode == region)
-    explained = reader.explain(moment, region).as_dict()
+    explained = reader.explain(moment, region).to_json()
     assert explained["individuals"] == row.individuals
 
     def flows(node: dict[str, Any]) -> int:
@@ -406,19 +458,26 @@ def test_explain_agrees_with_totals_on_generated_data(generated: Ledger) -> None
         return int(base + own + kids)
 
     assert flows(explained) == row.individuals
+    reader.close()
 
 
 def test_read_models_in_another_layout_are_dropped_and_rebuilt(generated: Ledger) -> None:
-    from sqlalchemy import text
-
-    projection = FigureProjection(generated)
-    projection.catch_up()
-    expected = projection.checksum()
-    with projection.engine.begin() as conn:
-        # a database whose read models an older version of the ledger wrote
-        conn.execute(text("DELETE FROM dlp_position WHERE view = 'schema'"))
-        conn.execute(text("DROP TABLE dlp_details"))
-    reopened = FigureProjection(generated)
+    target = target_of(generated)
+    first = projection(generated, models_for(target))
+    first.catch_up()
+    expected = first.checksum()
+    first.conn.close()
+    # a database whose read models an older version of the ledger wrote
+    sql(generated, "DELETE FROM dlp_position WHERE view = 'schema'")
+    sql(generated, "DROP TABLE dlp_details")
+    reopened = projection(generated, models_for(target))
     assert reopened.position() == 0  # dropped, not mixed with the old rows
     assert reopened.catch_up().applied == generated.recorder.max_notification_id()
     assert reopened.checksum() == expected
+    reopened.conn.close()
+
+
+def test_timestamps_read_back_to_the_microsecond(generated: Ledger) -> None:
+    ReadService.open(target_of(generated)).close()
+    [(micros,)] = sql(generated, "SELECT max(recorded_at) FROM dlp_versions")
+    assert from_micros(micros).tzinfo is not None and to_micros(from_micros(micros)) == micros

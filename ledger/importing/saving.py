@@ -1,12 +1,10 @@
 """Pass 2's writes: the events of new records, corrections and retractions, batch by batch.
 
-``BulkSaver`` (the default) builds each figure-record event directly (``ledger.bulk``:
-the same topics and byte-identical states the aggregate would produce) and inserts each
-batch with one ``executemany`` through the recorder, so the hash-chain hook still runs.
-``AggregateSaver`` is the straightforward path, kept as the reference the fast one is
-tested against (tests/test_import_paths.py): each new record is a ``FigureRecord`` made
-from a re-validated ``NewFigure``, each amendment the aggregate's own command, saved with
-``Ledger.save``.
+``BulkSaver`` builds each figure-record event directly (``ledger.bulk``: the same topics
+and byte-identical states the aggregate would produce) and appends each batch through the
+recorder, so the hash chain's links go in with it. (tests/import_reference.py keeps the
+straightforward path, every write through the ``FigureRecord`` aggregate, which the
+import is tested against.)
 
 Both only ever run inside the import's one transaction (``ledger.importing.writing``), so
 nothing is committed before the whole file is written. Versions follow the record's
@@ -27,7 +25,7 @@ from ledger.bulk import Amendment, BulkWriter, Item, NewRecord
 from ledger.dates import FigureDate
 from ledger.errors import ConcurrentChange, RecordRetracted
 from ledger.importing.staging import Stock
-from ledger.inputs import Correction, NewFigure, validated
+from ledger.inputs import Correction
 from ledger.records import FigureRecord
 
 
@@ -50,9 +48,7 @@ class BulkSaver:
     """Events built from the staged (already validated) values, inserted in bulk."""
 
     def __init__(self, ledger: Ledger) -> None:
-        # the ledger's own page cache: a 1M-row import (333k events) measured no faster
-        # with the bulk writer's 256 MiB one, and its peak memory tripled
-        self.writer = BulkWriter(ledger, ledger.actor, sqlite_cache_kib=None)
+        self.writer = BulkWriter(ledger, ledger.actor)
         self.items: list[Item] = []
         self.first_id: int | None = None
         self._dates: dict[str, FigureDate] = {}
@@ -101,46 +97,9 @@ class BulkSaver:
         if not self.items:
             return
         try:
-            self.writer.write(self.items, atomic=True)
+            self.writer.write(self.items)
         except (IntegrityError, SQLIntegrityError):
             raise ConcurrentChange(self.items[0].record_id) from None
         if self.first_id is None:
             self.first_id = self.writer.first_id
         self.items = []
-
-
-class AggregateSaver:
-    """The reference path: every write through the ``FigureRecord`` aggregate."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.aggregates: list[FigureRecord] = []
-        self.first_id: int | None = None
-
-    def new(self, record_id: UUID, stock: Stock) -> None:
-        figure = validated(
-            NewFigure,
-            **{**stock.figure, "individuals": stock.individuals, "households": stock.households},
-        )
-        self.aggregates.append(
-            FigureRecord.from_input(figure, self.ledger.actor, record_id, stock.import_key)
-        )
-
-    def correct(self, record: FigureRecord, correction: Correction) -> None:
-        record.correct(correction, self.ledger.actor)
-        self.aggregates.append(record)
-
-    def retract(self, record: FigureRecord, reason: str, citation: str) -> None:
-        record.retract(reason, self.ledger.actor, citation=citation)
-        self.aggregates.append(record)
-
-    def flush(self) -> None:
-        if not self.aggregates:
-            return
-        try:
-            recordings = self.ledger.save(*self.aggregates)
-        except (IntegrityError, SQLIntegrityError):
-            raise ConcurrentChange(self.aggregates[0].id) from None
-        if self.first_id is None and recordings:
-            self.first_id = min(r.notification.id for r in recordings)
-        self.aggregates = []

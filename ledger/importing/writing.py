@@ -25,7 +25,7 @@ from ledger.importing.checking import RowChecker, RowError
 from ledger.importing.identity import scope_from_key
 from ledger.importing.planning import Planned, decide, load_records, missing_records, stock_id
 from ledger.importing.rows import FileFormat, TableReader, detect_format, open_rows
-from ledger.importing.saving import AggregateSaver, BulkSaver, Saver
+from ledger.importing.saving import BulkSaver, Saver
 from ledger.importing.staging import StagingArea, Stock
 
 Progress = Callable[[str, int], None]
@@ -41,7 +41,6 @@ class ImportOptions:
     rejects: Path | None = None
     retract_missing: bool = False
     batch_size: int = 2000
-    bulk: bool = True  # False: every write through the FigureRecord aggregate (the reference)
 
 
 class ImportRefused(InvalidInput):
@@ -151,6 +150,7 @@ def import_file(
     *,
     on_plan: OnPlan | None = None,
     progress: Progress | None = None,
+    saver: Callable[[Ledger], Saver] = BulkSaver,
 ) -> ImportReport:
     fmt = options.fmt or detect_format(path)
     report = ImportReport(file=path.name, format=fmt.value, dry_run=options.dry_run)
@@ -168,7 +168,7 @@ def import_file(
         rejects = _Rejects(options.rejects if options.skip_invalid else None, reader.header)
         try:
             checker = _stage(reader, staging, rejects, report, options, dtm, ledger, tick)
-            _write(ledger, staging, checker, report, options, path.name, on_plan, tick)
+            _write(ledger, staging, checker, report, options, path.name, on_plan, tick, saver)
         finally:
             rejects.close()
             staging.close()
@@ -234,6 +234,7 @@ def _write(
     file_name: str,
     on_plan: OnPlan | None,
     tick: Progress,
+    make_saver: Callable[[Ledger], Saver],
 ) -> None:
     def planned(item: Planned) -> None:
         report.counts[item.action] = report.counts.get(item.action, 0) + 1
@@ -244,7 +245,7 @@ def _write(
     saver: Saver | None = None
     if not options.dry_run:
         transaction = ledger.recorder.transaction(commit=True)  # type: ignore[attr-defined]
-        saver = BulkSaver(ledger) if options.bulk else AggregateSaver(ledger)
+        saver = make_saver(ledger)
     scopes: set[str] = set()
     with transaction:
         if checker.new_locations:

@@ -14,8 +14,7 @@ from itertools import chain as concatenated
 from struct import error as StructError
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Select, Table, func, select, type_coerce
-
+from ledger.backends import CHAIN_TABLE, EVENTS_TABLE, Cursor, EventStore
 from ledger.integrity.checkpoint import Checkpoint
 from ledger.integrity.encoding import (
     GENESIS,
@@ -28,6 +27,16 @@ from ledger.integrity.encoding import (
 )
 
 PAGE_SIZE = 20_000
+# pages by (after, bound, limit): a merge of two sequential scans (links by position,
+# events by id) is much faster than a join on SQLite
+_LINKS_PAGE = (
+    f"SELECT position, notification_id, originator_id, originator_version, hash "
+    f"FROM {CHAIN_TABLE} WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
+)
+_EVENTS_PAGE = (
+    f"SELECT id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+    "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -67,37 +76,31 @@ class _Step:
 class ChainWalk:
     """One pass over the chain of a ledger's tables, on one connection."""
 
-    def __init__(self, connection: Connection, events: Table, chain: Table) -> None:
-        self.connection = connection
-        self.events = events
-        self.chain = chain
-        # SQLite keeps ids as 16 raw bytes: read them as bytes, not as UUID objects (faster)
-        self.originator_id: Any = (
-            type_coerce(events.c.originator_id, LargeBinary())
-            if connection.dialect.name == "sqlite"
-            else events.c.originator_id
-        )
+    def __init__(self, store: EventStore, cur: Cursor) -> None:
+        self.store = store
+        self.cur = cur
+
+    def _one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self.cur.execute(self.store.sql(statement), params)
+        return self.cur.fetchone()
 
     def run(self, checkpoint: Checkpoint | None = None) -> Verification:
-        c, e = self.chain.c, self.events.c
-        last = self.connection.execute(
-            select(c.position, c.notification_id).order_by(c.position.desc()).limit(1)
-        ).first()
-        max_event_id = self.connection.execute(select(func.max(e.id))).scalar() or 0
+        last = self._one(
+            f"SELECT position, notification_id FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+        )
+        max_event_id = self._one(f"SELECT max(id) FROM {EVENTS_TABLE}")[0] or 0
         previous, expected, last_nid = GENESIS, 1, 0
         problem: Problem | None = None
         try:
             head_position, head_nid = (int(last[0]), int(last[1])) if last else (0, 0)
             # a merge of two sequential scans (links by position, events by id): much faster
             # than a join on SQLite; an event the links skip over is one with no link
-            events = self._rows(self._events_page, head_nid)
+            events = self._rows(_EVENTS_PAGE, head_nid)
             event = next(events, None)
             join, place, version_topic, u64 = b"".join, PLACE_ID.pack, VERSION_TOPIC.pack, U64.pack
             stop_at = checkpoint.position if checkpoint is not None else -1
             topics: dict[str, bytes] = {}
-            for pos, nid, link_oid, link_version, stored in self._rows(
-                self._links_page, head_position
-            ):
+            for pos, nid, link_oid, link_version, stored in self._rows(_LINKS_PAGE, head_position):
                 if event is not None and pos == expected and last_nid < nid:
                     eid, oid, version, topic, state = event
                     hex_id = oid.hex() if type(oid) is bytes and len(oid) == 16 else None
@@ -255,63 +258,40 @@ class ChainWalk:
             )
         return None  # the walk compared at the checkpoint's position
 
-    def _rows(self, page: Any, bound: int) -> Iterator[Sequence[Any]]:
-        """The rows of ``page(after, bound)``, fetched PAGE_SIZE at a time."""
-        return concatenated.from_iterable(self._pages(page, bound))
+    def _rows(self, statement: str, bound: int) -> Iterator[Sequence[Any]]:
+        """The rows of a page statement (after, bound, limit), fetched PAGE_SIZE at a time."""
+        return concatenated.from_iterable(self._pages(statement, bound))
 
-    def _pages(self, page: Any, bound: int) -> Iterator[Sequence[Any]]:
+    def _pages(self, statement: str, bound: int) -> Iterator[Sequence[Any]]:
         after = 0
         while True:
-            result = self.connection.execute(page(after, bound))
-            # the driver's rows as they come (no Row objects): a third of the time on SQLite
-            rows = result.cursor.fetchall()
-            result.close()
+            self.cur.execute(self.store.sql(statement), (after, bound, PAGE_SIZE))
+            rows = self.cur.fetchall()
             yield rows
             if len(rows) < PAGE_SIZE:
                 return
             after = rows[-1][0]
 
-    def _links_page(self, after: int, head_position: int) -> Select[Any]:
-        c = self.chain.c
-        return (
-            select(c.position, c.notification_id, c.originator_id, c.originator_version, c.hash)
-            .where(c.position > after, c.position <= head_position)
-            .order_by(c.position)
-            .limit(PAGE_SIZE)
-        )
-
-    def _events_page(self, after: int, head_nid: int) -> Select[Any]:
-        e = self.events.c
-        return (
-            select(e.id, self.originator_id, e.originator_version, e.topic, e.state)
-            .where(e.id > after, e.id <= head_nid)
-            .order_by(e.id)
-            .limit(PAGE_SIZE)
-        )
-
     def _first_unlinked(self, after: int) -> tuple[int, str, int] | None:
         """The first event after ``after`` with no link (events and links commit together,
         so none is legitimately unlinked in what one statement sees)."""
-        c, e = self.chain.c, self.events.c
-        row = self.connection.execute(
-            select(e.id, self.originator_id, e.originator_version)
-            .select_from(self.events.outerjoin(self.chain, c.notification_id == e.id))
-            .where(c.notification_id.is_(None), e.id > after)
-            .order_by(e.id)
-            .limit(1)
-        ).first()
+        row = self._one(
+            f"SELECT e.id, e.originator_id, e.originator_version FROM {EVENTS_TABLE} AS e "
+            f"LEFT JOIN {CHAIN_TABLE} AS c ON c.notification_id = e.id "
+            "WHERE c.notification_id IS NULL AND e.id > ? ORDER BY e.id LIMIT 1",
+            (after,),
+        )
         if row is None:
             return None
         return int(row[0]), originator_hex(row[1]), int(row[2])
 
     def _position_of(self, originator: str, version: int) -> int | None:
-        c = self.chain.c
-        found = self.connection.execute(
-            select(c.position)
-            .where(c.originator_id == originator, c.originator_version == version)
-            .limit(1)
-        ).scalar()
-        return None if found is None else int(found)
+        found = self._one(
+            f"SELECT position FROM {CHAIN_TABLE} "
+            "WHERE originator_id = ? AND originator_version = ? LIMIT 1",
+            (originator, version),
+        )
+        return None if found is None else int(found[0])
 
 
 def _inserted(event: tuple[int, str, int], position: int) -> Problem:

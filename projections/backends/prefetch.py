@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Full, Queue
 
-SCHEMA = "dlp_scratch"  # the name the scratch database is attached under, on both connections
+from ledger.backends import EVENTS_TABLE
+from projections.backends.sqlite import SCRATCH as SCHEMA
+
+PAGE_END = (
+    f"SELECT count(*), max(id) FROM (SELECT id FROM {EVENTS_TABLE} "
+    "WHERE id > :after ORDER BY id LIMIT :size) AS page"
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,6 @@ class Prefetch:
         start: int,
         *,
         page_size: int,
-        page_end: str,
         fill: str,
         columns: str,
         topic: str,
@@ -62,7 +67,7 @@ class Prefetch:
         scratch = sqlite3.connect(self.path, isolation_level=None)
         try:
             scratch.execute("PRAGMA journal_mode = WAL")
-            scratch.execute(f"CREATE TABLE dlp_new (id INTEGER PRIMARY KEY, {columns})")
+            scratch.execute(f"CREATE TABLE dlp_new (position INTEGER PRIMARY KEY, {columns})")
         finally:
             scratch.close()
         self._queue: Queue[Parsed | None] = Queue(maxsize=1)
@@ -70,15 +75,13 @@ class Prefetch:
         self._applied = start  # pages up to here are done with: the parser deletes them
         self._thread = threading.Thread(
             target=self._run,
-            args=(database, start, page_size, page_end, fill, topic),
+            args=(database, start, page_size, fill, topic),
             name="dledger-parse",
             daemon=True,
         )
         self._thread.start()
 
-    def _run(
-        self, database: str, start: int, page_size: int, page_end: str, fill: str, topic: str
-    ) -> None:
+    def _run(self, database: str, start: int, page_size: int, fill: str, topic: str) -> None:
         # an SQLite error here (a state the statement cannot read, say) only ends the
         # prefetch: the applier then parses that page itself and meets, and reports, it
         db = None
@@ -88,11 +91,11 @@ class Prefetch:
             db.execute(f"PRAGMA {SCHEMA}.synchronous = OFF")
             after = start
             while not self._stop.is_set():
-                size, last = db.execute(page_end, {"after": after, "size": page_size}).fetchone()
+                size, last = db.execute(PAGE_END, {"after": after, "size": page_size}).fetchone()
                 if not size:
                     break
                 db.execute("BEGIN")
-                db.execute(f"DELETE FROM {SCHEMA}.dlp_new WHERE id <= ?", (self._applied,))
+                db.execute(f"DELETE FROM {SCHEMA}.dlp_new WHERE position <= ?", (self._applied,))
                 rows = db.execute(fill, {"after": after, "last": last, "topic": topic}).rowcount
                 db.execute("COMMIT")
                 if not self._put(Parsed(after, last, size, rows)):
@@ -113,6 +116,17 @@ class Prefetch:
             except Full:
                 continue
         return False
+
+    def attach(self, conn: sqlite3.Connection) -> None:
+        """Make the scratch table readable on the applier's connection."""
+        conn.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (self.path,))
+
+    def detach(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute(f"DETACH DATABASE {SCHEMA}")
+        except sqlite3.Error:  # pragma: no cover - never left attached: close it instead
+            conn.close()
+            raise
 
     def take(self, start: int) -> Parsed | None:
         """The parsed page that starts at ``start``, or None (the prefetch is then over:

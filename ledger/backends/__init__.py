@@ -1,0 +1,173 @@
+"""The event store's seam: what SQLite and PostgreSQL do differently, one module each.
+
+``EventStore`` holds what every backend does the same way (appending events with their
+hash-chain links under the write lock, reading the log), on the driver's own DB-API
+connection; ``ledger.backends.sqlite`` and ``ledger.backends.postgresql`` fill in what
+differs (connecting, the placeholder style, how a batch of events goes in, how appends
+are serialised, how ids are stored). Nothing outside those two modules asks which
+database it is talking to: ``store_for(url)`` picks the module from the URL.
+
+The write side (the eventsourcing application over SQLAlchemy) reaches the same methods
+with the driver connection of its session, so events written by either path are the
+same rows in the same transaction. The read side (``projections``) connects through
+``connect`` alone, without SQLAlchemy, which a read command never imports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ledger.errors import StorageUnavailable
+
+APPLICATION_NAME = "dledger"
+EVENTS_TABLE = f"{APPLICATION_NAME}_events"
+CHAIN_TABLE = f"{APPLICATION_NAME}_chain"
+
+# (originator id as 16 bytes, originator version, topic, state): an event as stored
+EventRow = tuple[bytes, int, str, bytes]
+# (position, notification id, originator id as 16 bytes, originator version, chain hash)
+Link = tuple[int, int, bytes, int, bytes]
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+Connection = Any  # a DB-API 2 connection of the backend's driver
+Cursor = Any
+
+
+def is_url(target: str) -> bool:
+    return bool(_SCHEME.match(target))
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    position: int
+    hash: bytes
+
+
+class EventStore:
+    """The event log on one kind of database. Subclasses fill in the marked methods."""
+
+    name = ""
+    placeholder = "?"
+
+    def __init__(self, events_table: str = EVENTS_TABLE) -> None:
+        self.events_table = events_table
+        self.chain_table = events_table.removesuffix("_events") + "_chain"
+
+    # -- connecting (the read side) ------------------------------------------------------
+
+    def connect(self, url: str) -> Connection:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_target(self, url: str, *, create: bool) -> None:
+        """Refuse a target that cannot hold a ledger before anything is created."""
+
+    def write_url(self, url: str) -> str:
+        """The SQLAlchemy URL the write side opens (session settings included)."""
+        return url
+
+    def sql(self, statement: str) -> str:
+        """A statement written with ``?`` placeholders, in the driver's style."""
+        return statement
+
+    @contextmanager
+    def transaction(self, conn: Connection) -> Iterator[Cursor]:  # pragma: no cover
+        """A read-write transaction: committed at the end, rolled back on an error."""
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def snapshot(self, conn: Connection) -> Iterator[Cursor]:  # pragma: no cover
+        """A read-only transaction whose statements all see the same state of the log."""
+        raise NotImplementedError
+        yield
+
+    def has_table(self, cur: Cursor, name: str) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- how ids are stored --------------------------------------------------------------
+
+    def originator(self, stored: Any) -> UUID:
+        """An originator id as the events table returns it, as a UUID."""
+        if isinstance(stored, UUID):
+            return stored
+        return UUID(bytes=bytes(stored))
+
+    def originator_param(self, record_id: UUID) -> Any:
+        """A record id as the events table compares it."""
+        return record_id.bytes
+
+    # -- appending (the write side) ------------------------------------------------------
+
+    def is_conflict(self, error: BaseException) -> bool:
+        """Whether a driver error is a unique key violation (a version stored already)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def lock_appends(self, cur: Cursor) -> None:
+        """Serialise appenders until the end of the transaction (ids commit in order)."""
+
+    def insert_events(self, cur: Cursor, rows: Sequence[EventRow]) -> list[int]:
+        """Insert the rows in order; their notification ids, ascending."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def insert_links(
+        self, cur: Cursor, links: Sequence[tuple[int, int, bytes, int, bytes]]
+    ) -> None:
+        """Insert chain links: (position, notification id, originator id bytes, version, hash)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def append(self, cur: Cursor, rows: Sequence[EventRow]) -> list[int]:
+        """Append events and their chain links, in the caller's transaction.
+
+        The append lock is taken first, so reading the chain's head and linking after it
+        cannot interleave with another writer: concurrent writers make one linear chain.
+        """
+        from ledger.integrity.encoding import link_hash
+
+        if not rows:
+            return []
+        self.lock_appends(cur)
+        ids = self.insert_events(cur, rows)
+        head = self.chain_head(cur)
+        position, previous = head.position, head.hash
+        links = []
+        for nid, (oid, version, topic, state) in zip(ids, rows, strict=True):
+            position += 1
+            previous = link_hash(previous, position, nid, oid.hex(), version, topic, state)
+            links.append((position, nid, oid, version, previous))
+        self.insert_links(cur, links)
+        return ids
+
+    def chain_head(self, cur: Cursor) -> ChainHead:
+        cur.execute(f"SELECT position, hash FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
+        row = cur.fetchone()
+        return ChainHead(int(row[0]), bytes(row[1])) if row else ChainHead(0, bytes(32))
+
+    # -- reading the log -----------------------------------------------------------------
+
+    def max_event_id(self, cur: Cursor) -> int:
+        cur.execute(f"SELECT max(id) FROM {self.events_table}")
+        row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+
+def store_for(target: str, events_table: str = EVENTS_TABLE) -> EventStore:
+    """The backend of a ``--db`` target: a SQLite path (or ``sqlite:`` URL) or PostgreSQL."""
+    if not is_url(target) or target.lower().startswith("sqlite"):
+        from ledger.backends.sqlite import SqliteStore
+
+        return SqliteStore(events_table)
+    if target.lower().startswith(("postgresql", "postgres")):
+        from ledger.backends.postgresql import PostgresStore
+
+        return PostgresStore(events_table)
+    from ledger.targets import safe_target
+
+    raise StorageUnavailable(
+        f"cannot open the ledger at {safe_target(target)}: "
+        "not a SQLite path or a supported database URL"
+    )

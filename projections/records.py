@@ -1,0 +1,168 @@
+"""Records as the read models hold them: every version of one, snapshots, the export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger.fields import FIGURE_FIELDS, SOURCE_FIELDS
+from ledger.locations import Location, LocationIndex
+from projections.totals import Totals
+
+CHAIN = ("country", "adm1", "adm2", "adm3")
+
+
+def location_ref(index: LocationIndex, pcode: str | None) -> dict[str, Any] | None:
+    if pcode is None:
+        return None
+    if pcode not in index:
+        return {"pcode": pcode, "name": None, "level": None}
+    loc = index.get(pcode)
+    return {"pcode": loc.pcode, "name": loc.name, "level": loc.level_name}
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a record: what it said, what its event changed, who, when, why, and
+    until when it was the current version (None: it still is)."""
+
+    record_id: str
+    version: int
+    action: str  # recorded | corrected | retracted
+    kind: str
+    pcode: str
+    date: str  # as given, with its precision (2017-12)
+    individuals: int
+    households: int | None
+    source: dict[str, Any]
+    origin: str | None
+    cause: str | None
+    note: str | None
+    retracted: bool
+    recorded_at: datetime
+    actor: str
+    reason: str | None
+    citation: str | None
+    changes: tuple[dict[str, Any], ...]
+    current_until: datetime | None
+
+    def to_json(self, index: LocationIndex) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "version": self.version,
+            "action": self.action,
+            "kind": self.kind,
+            "location": location_ref(index, self.pcode),
+            "date": self.date,
+            "individuals": self.individuals,
+            "households": self.households,
+            "source": self.source,
+            "origin": location_ref(index, self.origin),
+            "cause": self.cause,
+            "note": self.note,
+            "retracted": self.retracted,
+            "recorded_at": self.recorded_at.isoformat(),
+            "actor": self.actor,
+            "reason": self.reason,
+            "changes": [dict(c) for c in self.changes],
+            "current_until": None if self.current_until is None else self.current_until.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class History:
+    record_id: str
+    versions: tuple[Version, ...]
+    index: LocationIndex
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "versions": [v.to_json(self.index) for v in self.versions],
+        }
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    name: str
+    as_of: str
+    known_at: str
+    position: int
+    location: str | None
+    by: str | None
+    actor: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "as_of": self.as_of,
+            "known_at": self.known_at,
+            "position": self.position,
+            "location": self.location,
+            "by": self.by,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A kept snapshot: its totals exactly as they were computed (``result``, the JSON
+    contract's totals object, or ``countries`` of them)."""
+
+    summary: SnapshotSummary
+    result: dict[str, Any]
+
+    @property
+    def totals(self) -> tuple[Totals, ...]:
+        return tuple(Totals.from_json(c) for c in self.result.get("countries", [self.result]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary.to_json(), "result": self.result}
+
+
+# The export's columns, derived from the figure record's fields: each record's id, import
+# key and version, then its fields in order, its location as the chain of p-codes and
+# names (so `import` registers locations it does not know) and its source's parts.
+def _export_columns() -> tuple[tuple[str, str], ...]:
+    columns = [("record_id", "#meta+id"), ("import_key", "#meta+key"), ("version", "#meta+version")]
+    for f in FIGURE_FIELDS:
+        if f.name == "pcode":
+            for level in CHAIN:
+                columns += [
+                    (f"{level}_code", f"#{level}+code"),
+                    (f"{level}_name", f"#{level}+name"),
+                ]
+            columns.append(("admin_level", "#adm+level"))
+        elif f.name == "source":
+            columns += [(s.option, s.hxl) for s in SOURCE_FIELDS]
+        elif f.hxl is not None and f.name != "import_key":
+            columns.append((f.option or f.name, f.hxl))
+    return tuple(columns)
+
+
+EXPORT_COLUMNS = _export_columns()
+
+
+def export_row(values: dict[str, Any], location: Location, index: LocationIndex) -> list[str]:
+    """One record's cells in ``EXPORT_COLUMNS`` order (``values``: its fields by name)."""
+    cells: dict[str, str] = {}
+    for name, value in values.items():
+        cells[name] = "" if value is None else str(value)
+    source = values["source"]
+    for s in SOURCE_FIELDS:
+        cells[s.option] = str(source.get(s.name, ""))
+    for pcode in [location.pcode, *index.ancestors(location.pcode)]:
+        loc = index.get(pcode)
+        cells[f"{CHAIN[loc.level]}_code"] = loc.pcode
+        cells[f"{CHAIN[loc.level]}_name"] = loc.name
+    cells["admin_level"] = str(location.level)
+    return [cells.get(name, "") for name, _ in EXPORT_COLUMNS]
+
+
+def rows_of(results: Sequence[Sequence[Any]], names: Sequence[str]) -> Iterator[dict[str, Any]]:
+    for row in results:
+        yield dict(zip(names, row, strict=True))
