@@ -17,9 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from bench.generate import RECORDING_END, RECORDING_START, SyntheticClock, catalogue, ledger_items
-from ledger.application import Ledger
+from bench.pipelined import PipelinedWriter
 from ledger.bulk import BulkWriter
 from ledger.storage import close_ledger, open_ledger
 
@@ -44,7 +45,7 @@ def write(target: str, events: int) -> dict[str, Any]:
     """The bulk path: events built directly and inserted in batches (generation untimed)."""
     ledger = open_ledger(target, actor="bench", create=True)
     ledger.register_locations(catalogue(SEED).locations, source="bench catalogue")
-    writer = BulkWriter(ledger, "bench", clock=SyntheticClock(events))
+    writer = PipelinedWriter(ledger, "bench", clock=SyntheticClock(events))
     seconds = 0.0
     for chunk in _chunks(events):
         start = time.perf_counter()
@@ -58,7 +59,6 @@ def write_ref(target: str, events: int) -> dict[str, Any]:
     """Plain DB-API ``executemany`` of the same serialized rows, one transaction."""
     ledger = open_ledger(target, actor="bench")
     writer = BulkWriter(ledger, "bench", clock=SyntheticClock(events))
-    to_stored = ledger.mapper.to_stored_event
     if target.startswith("postgresql"):
         engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
         raw: Any = engine.raw_connection()
@@ -94,9 +94,9 @@ def write_ref(target: str, events: int) -> dict[str, Any]:
     written = 0
     for chunk in _chunks(events):
         rows = []
-        for item in chunk:
-            s = to_stored(writer.event(item))
-            rows.append((str(s.originator_id), s.originator_version, s.topic, s.state))
+        for item in chunk:  # the stored events, byte for byte (tests/test_speed_equivalence.py)
+            oid, version, topic, state = writer.row(item)
+            rows.append((str(UUID(bytes=oid)), version, topic, state))
         start = time.perf_counter()
         cur.executemany(sql, rows)
         seconds += time.perf_counter() - start
@@ -111,29 +111,26 @@ def write_ref(target: str, events: int) -> dict[str, Any]:
     return {"events": written, "seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
-def _projection(target: str) -> tuple[Ledger, Any]:
-    from projections.catchup import FigureProjection
-
-    ledger = open_ledger(target, actor="bench")
-    return ledger, FigureProjection(ledger)
-
-
 def catch_up(target: str, events: int) -> dict[str, Any]:
-    ledger, projection = _projection(target)
+    from projections.service import open_projection
+
+    projection = open_projection(target)
     start = time.perf_counter()
     done = projection.catch_up()
     seconds = time.perf_counter() - start
-    close_ledger(ledger)
+    projection.conn.close()
     return {"events": done.applied, "seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
 def rebuild(target: str, events: int) -> dict[str, Any]:
-    ledger, projection = _projection(target)
+    from projections.service import open_projection
+
+    projection = open_projection(target)
     start = time.perf_counter()
     done = projection.rebuild()
     seconds = time.perf_counter() - start
     checksum = projection.checksum()
-    close_ledger(ledger)
+    projection.conn.close()
     return {
         "events": done.applied,
         "seconds": seconds,
@@ -147,7 +144,7 @@ def read_ref(target: str, events: int) -> dict[str, Any]:
     every state: the floor under any catch-up."""
     from sqlalchemy import text
 
-    from ledger.storage import EVENTS_TABLE
+    from ledger.backends import EVENTS_TABLE
 
     ledger = open_ledger(target, actor="bench")
     engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
@@ -185,15 +182,15 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
     """``totals --by admin1`` of the largest country and ``explain`` of its largest region,
     over varied dates and known-at instants (half of them "now"), next to DuckDB."""
     from bench.duck import DuckTotals
-    from projections.reader import Moment, Reader
     from projections.schema import to_micros
+    from projections.service import ReadService
+    from projections.totals import Moment
 
-    ledger = open_ledger(target, actor="bench")
-    reader = Reader(ledger)
+    reader = ReadService.open(target)
     index = reader.index
     country = index.countries()[0].pcode
     region = index.children[country][0]
-    duck = DuckTotals(reader.projection.engine, index)
+    duck = DuckTotals(reader)
     rnd = random.Random(11)
     now = datetime.now(UTC)
     moments = []
@@ -211,13 +208,14 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
         micros = to_micros(moment.known_at)
         ms, expected = _timed(partial(duck.totals, micros, moment.as_of, country))
         theirs.append(ms)
-        got = {country: result[0].total.individuals}
-        got.update({r.pcode: r.individuals for r in result[0].rows or () if r.pcode})
+        [totals] = result.countries
+        got = {country: totals.total.individuals}
+        got.update({r.pcode: r.individuals for r in totals.rows or () if r.pcode})
         if got != expected:
             mismatches += 1
         ms, _ = _timed(partial(reader.explain, moment, region))
         explains.append(ms)
-    close_ledger(ledger)
+    reader.close()
     return {
         "rows": duck.rows,
         "locations": len(index),

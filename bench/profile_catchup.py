@@ -5,8 +5,8 @@
 TARGET is an existing ledger (a SQLite path or an SQLAlchemy URL), for example one left
 by ``python -m bench.phases write`` and ``catch-up``. The read model is rebuilt from the
 log (as ``dledger rebuild`` does) with a timer around every statement the projection's
-engine executes; the statements are grouped by their first 90 characters. What is not in
-any statement is Python's share (decoding, building rows, waiting for the GIL).
+connection executes; the statements are grouped by their first 90 characters. What is not
+in any statement is Python's share (decoding, building rows, waiting for the GIL).
 """
 
 from __future__ import annotations
@@ -16,10 +16,41 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import event
+from projections.service import open_projection
 
-from ledger.storage import close_ledger, open_ledger
-from projections.catchup import FigureProjection
+
+class _Timed:
+    """A cursor (or connection) whose statements are timed into ``seconds``/``calls``."""
+
+    def __init__(self, inner: Any, seconds: defaultdict[str, float], calls: Counter[str]):
+        self._inner, self._seconds, self._calls = inner, seconds, calls
+
+    def _run(self, method: str, statement: str, *args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return getattr(self._inner, method)(statement, *args)
+        finally:
+            key = " ".join(str(statement).split())[:90]
+            self._seconds[key] += time.perf_counter() - start
+            self._calls[key] += 1
+
+    def execute(self, statement: str, *args: Any) -> Any:
+        return self._run("execute", statement, *args)
+
+    def executemany(self, statement: str, *args: Any) -> Any:
+        return self._run("executemany", statement, *args)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        return _Timed(self._inner.cursor(*args, **kwargs), self._seconds, self._calls)
+
+    def __enter__(self) -> Any:
+        return _Timed(self._inner.__enter__(), self._seconds, self._calls)
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def main() -> None:
@@ -27,25 +58,15 @@ def main() -> None:
     parser.add_argument("target")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
-    ledger = open_ledger(args.target, actor="bench")
-    projection = FigureProjection(ledger)
+    projection = open_projection(args.target)
     seconds: defaultdict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
-
-    def before(conn: Any, *_: Any) -> None:
-        conn.info["dledger_bench_t0"] = time.perf_counter()
-
-    def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        key = " ".join(statement.split())[:90]
-        seconds[key] += time.perf_counter() - conn.info.pop("dledger_bench_t0")
-        calls[key] += 1
-
-    event.listen(projection.engine, "before_cursor_execute", before)
-    event.listen(projection.engine, "after_cursor_execute", after)
+    raw = projection.conn
+    projection.conn = _Timed(raw, seconds, calls)
     start = time.perf_counter()
     projection.rebuild()
     total = time.perf_counter() - start
-    close_ledger(ledger)
+    raw.close()
     print(f"rebuild {total:.1f} s, of which in SQL statements {sum(seconds.values()):.1f} s")
     for key, spent in sorted(seconds.items(), key=lambda item: -item[1])[: args.top]:
         print(f"{spent:8.2f} s {calls[key]:7,d}×  {key}")

@@ -11,21 +11,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger.backends import APPLICATION_NAME
-from ledger.errors import ConcurrentChange, InvalidInput, LedgerError, RecordNotFound
+from ledger.errors import ConcurrentChange, LedgerError, RecordNotFound
 from ledger.gazetteer import GAZETTEER_ID, Gazetteer
+from ledger.ids import parse_record_id
 from ledger.inputs import Correction, NewFigure, Retraction, validated
 from ledger.locations import Location, LocationIndex, Resolution
-from ledger.records import FigureRecord, RecordVersion, versions_from_events
+from ledger.records import FigureRecord
 from ledger.snapshots import NamedSnapshot, check_name, snapshot_id
-
-
-def parse_record_id(text: str | UUID) -> UUID:
-    if isinstance(text, UUID):
-        return text
-    try:
-        return UUID(text.strip())
-    except (ValueError, AttributeError):
-        raise InvalidInput(f"{text!r} is not a record id (a UUID)") from None
 
 
 @dataclass(frozen=True)
@@ -128,14 +120,6 @@ class Ledger(Application[UUID]):
             raise RecordNotFound(rid)
         return record
 
-    def history(self, record_id: str | UUID) -> list[RecordVersion]:
-        """Every version of a record, oldest first, with what changed, who, when and why."""
-        rid = parse_record_id(record_id)
-        events = list(self.events.get(rid))
-        if not events or not isinstance(events[0], FigureRecord.Recorded):
-            raise RecordNotFound(rid)
-        return versions_from_events(events)
-
     # Named snapshots ---------------------------------------------------------------------
 
     def keep_snapshot(self, **fields: Any) -> UUID:
@@ -147,15 +131,6 @@ class Ledger(Application[UUID]):
         except IntegrityError:
             raise LedgerError(f"a snapshot named {name!r} already exists") from None
         return snapshot.id
-
-    def named_snapshot(self, name: str) -> NamedSnapshot:
-        try:
-            snapshot: Any = self.repository.get(snapshot_id(check_name(name)))
-        except AggregateNotFoundError:
-            raise LedgerError(f"no snapshot named {name!r} (see `dledger snapshot list`)") from None
-        if not isinstance(snapshot, NamedSnapshot):  # pragma: no cover - ids are namespaced
-            raise LedgerError(f"no snapshot named {name!r}")
-        return snapshot
 
     def _save(self, aggregate_id: UUID, *aggregates: Any) -> None:
         try:

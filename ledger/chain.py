@@ -73,18 +73,26 @@ class Log:
             return self._latest_link(cur, notification_id)
 
     def _latest_link(self, cur: Cursor, notification_id: int | None) -> Checkpoint:
-        where = "" if notification_id is None else "WHERE notification_id <= ? "
-        params: Any = () if notification_id is None else (notification_id,)
-        cur.execute(
-            self.store.sql(
-                f"SELECT position, hash FROM {CHAIN_TABLE} {where}ORDER BY position DESC LIMIT 1"
-            ),
-            params,
-        )
-        row = cur.fetchone()
-        if row is None:
-            return Checkpoint(0, GENESIS.hex())
-        return Checkpoint(int(row[0]), bytes(row[1]).hex())
+        return latest_link(self.store, cur, notification_id)
+
+
+def latest_link(store: EventStore, cur: Cursor, notification_id: int | None) -> Checkpoint:
+    """The chain's head, or (``notification_id``) its head once that event was stored.
+    Positions and notification ids grow together, so the notification id's own index
+    finds it with one seek."""
+    where = "" if notification_id is None else "WHERE notification_id <= ? "
+    params: Any = () if notification_id is None else (notification_id,)
+    cur.execute(
+        store.sql(
+            f"SELECT position, hash FROM {CHAIN_TABLE} {where}"
+            "ORDER BY notification_id DESC LIMIT 1"
+        ),
+        params,
+    )
+    row = cur.fetchone()
+    if row is None:
+        return Checkpoint(0, GENESIS.hex())
+    return Checkpoint(int(row[0]), bytes(row[1]).hex())
 
 
 def open_log(target: str) -> Log:

@@ -112,6 +112,15 @@ class Facts(Protocol):
         dated ≤ until."""
         ...
 
+    def _flows(self, source: str, column: str) -> str:
+        return self.models.seek(
+            source,
+            VERSIONS.name,
+            "v",
+            f"v.{column} = p.c0 AND v.kind IN ('registration', 'return') AND v.day > p.c1 "
+            f"AND v.day <= ? AND {_current('v')}",
+        )
+
     def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]: ...
 
     def flow_facts(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
@@ -175,13 +184,17 @@ class SqlFacts:
             return out
         source, params = self.models.batch([(p,) for p in pcodes], ("text",))
         k = self.known_at
-        rows = self._rows(
-            f"SELECT p.key, {_V} FROM {source} JOIN {VERSIONS.name} AS v "
-            "ON v.pcode = p.c0 AND v.kind = 'assessment' AND v.day = ("
+        found = self.models.seek(
+            source,
+            VERSIONS.name,
+            "v",
+            "v.pcode = p.c0 AND v.kind = 'assessment' AND v.day = ("
             f"  SELECT w.day FROM {VERSIONS.name} AS w WHERE w.pcode = p.c0 "
             f"  AND w.kind = 'assessment' AND w.day <= ? AND {_current('w')} "
-            "  ORDER BY w.day DESC LIMIT 1) "
-            f"AND {_current('v')} ORDER BY p.key, v.created_at, v.position",
+            f"  ORDER BY w.day DESC LIMIT 1) AND {_current('v')}",
+        )
+        rows = self._rows(
+            f"SELECT p.key, {_V} FROM {found} ORDER BY p.key, v.created_at, v.position",
             [*params, self._until(until), k, k, k, k],
         )
         for row in rows:
@@ -218,6 +231,15 @@ class SqlFacts:
             rows.append((queries[i].pcode, NO_LOWER_BOUND if after is None else after.toordinal()))
         return self.models.batch(rows, ("text", "int"))
 
+    def _flows(self, source: str, column: str) -> str:
+        return self.models.seek(
+            source,
+            VERSIONS.name,
+            "v",
+            f"v.{column} = p.c0 AND v.kind IN ('registration', 'return') AND v.day > p.c1 "
+            f"AND v.day <= ? AND {_current('v')}",
+        )
+
     def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]:
         out = [FlowSum()] * len(queries)
         k = self.known_at
@@ -230,9 +252,7 @@ class SqlFacts:
                 "CAST(coalesce(sum(CASE WHEN v.kind = 'return' THEN -v.households "
                 "ELSE v.households END), 0) AS BIGINT), "
                 "count(v.position), count(v.position) - count(v.households) "
-                f"FROM {source} JOIN {VERSIONS.name} AS v ON v.{column} = p.c0 "
-                "AND v.kind IN ('registration', 'return') AND v.day > p.c1 AND v.day <= ? "
-                f"AND {_current('v')} GROUP BY p.key",
+                f"FROM {self._flows(source, column)} GROUP BY p.key",
                 [*params, self._until(until), k, k],
             )
             first = self.models.batch_base
@@ -247,9 +267,7 @@ class SqlFacts:
         for column, chosen in self._flow_groups(queries).items():
             source, params = self._flow_source(queries, chosen)
             rows = self._rows(
-                f"SELECT p.key, {_V} FROM {source} JOIN {VERSIONS.name} AS v "
-                f"ON v.{column} = p.c0 AND v.kind IN ('registration', 'return') "
-                f"AND v.day > p.c1 AND v.day <= ? AND {_current('v')} "
+                f"SELECT p.key, {_V} FROM {self._flows(source, column)} "
                 "ORDER BY p.key, v.day, v.pcode, v.position",
                 [*params, self._until(until), k, k],
             )
@@ -271,10 +289,14 @@ class SqlFacts:
             [(UUID(rid).hex, up_to) for rid, up_to in wanted], ("text", "int")
         )
         rows = self._rows(
-            f"SELECT p.key, v.version, d.reason, d.actor, d.changes, v.recorded_at "
-            f"FROM {source} JOIN {VERSIONS.name} AS v ON v.record_id = p.c0 "
-            "AND v.version <= p.c1 AND v.action = 'corrected' "
-            f"JOIN {DETAILS.name} AS d ON d.position = v.position ORDER BY p.key, v.version",
+            "SELECT p.key, v.version, d.reason, d.actor, d.changes, v.recorded_at FROM "
+            + self.models.seek(
+                source,
+                VERSIONS.name,
+                "v",
+                "v.record_id = p.c0 AND v.version <= p.c1 AND v.action = 'corrected'",
+            )
+            + f" JOIN {DETAILS.name} AS d ON d.position = v.position ORDER BY p.key, v.version",
             params,
         )
         first = self.models.batch_base
@@ -294,8 +316,8 @@ class SqlFacts:
             return {}
         source, params = self.models.batch([(p,) for p in wanted], ("int",))
         rows = self._rows(
-            f"SELECT d.position, d.source, d.actor FROM {source} "
-            f"JOIN {DETAILS.name} AS d ON d.position = p.c0",
+            "SELECT d.position, d.source, d.actor FROM "
+            + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0"),
             params,
         )
         return {int(r[0]): Details(json.loads(r[1]), r[2]) for r in rows}

@@ -251,6 +251,7 @@ class Projector:
     # -- locations -------------------------------------------------------------------------
 
     def apply_locations(self, events: Sequence[Event]) -> None:
+        registered = False
         for position, originator, version, topic, state in events:
             if topic not in LOCATION_TOPICS:
                 continue
@@ -261,40 +262,50 @@ class Projector:
                 raise UnreadableEvent(
                     position, self.models.originator(originator), version
                 ) from None
+            registered = True
         self._ancestry.clear()
+        if registered:
+            self.models.after_locations(self.cur)
 
     def register(self, entries: Iterable[dict[str, Any]]) -> None:
-        """Locations, new or changed, each given whole (parents before children or known)."""
-        for entry in sorted(entries, key=lambda e: int(e["level"])):
+        """Locations, new or changed, each given whole (parents known or in ``entries``)."""
+        ordered = sorted(entries, key=lambda e: int(e["level"]))
+        if not ordered:
+            return
+        chains = self._chains_of({e["parent"] for e in ordered} - {e["pcode"] for e in ordered})
+        rows = []
+        for entry in ordered:
             pcode, level, parent = entry["pcode"], int(entry["level"]), entry["parent"]
             chain: tuple[Any, Any, Any] = (pcode, None, None)
             if parent is not None:
-                found = self._location(parent)
-                if found is None:
-                    raise KeyError(parent)
-                country, adm1, adm2 = found[5:8]
+                country, adm1, adm2 = chains[parent]  # a KeyError: a parent nowhere known
                 chain = (country, pcode if level == 1 else adm1, pcode if level == 2 else adm2)
-            self.cur.execute(
-                self.models.sql(f"DELETE FROM {LOCATIONS.name} WHERE pcode = ?"), (pcode,)
-            )
+            chains[pcode] = chain
             variants = json.dumps(list(entry.get("variants") or ()), ensure_ascii=False)
-            self.models.insert_rows(
-                self.cur,
-                LOCATIONS.name,
-                LOCATIONS.names,
-                [(pcode, entry["name"], level, parent, variants, *chain)],
-            )
-        self.models.after_locations(self.cur)
-
-    def _location(self, pcode: str) -> tuple[Any, ...] | None:
+            rows.append((pcode, entry["name"], level, parent, variants, *chain))
+        source, params = self.models.batch([(r[0],) for r in rows], ("text",))
         self.cur.execute(
             self.models.sql(
-                f"SELECT {', '.join(LOCATIONS.names)} FROM {LOCATIONS.name} WHERE pcode = ?"
+                f"DELETE FROM {LOCATIONS.name} WHERE pcode IN (SELECT p.c0 FROM {source})"
             ),
-            (pcode,),
+            params,
         )
-        row = self.cur.fetchone()
-        return None if row is None else tuple(row)
+        self.models.insert_rows(self.cur, LOCATIONS.name, LOCATIONS.names, rows)
+
+    def _chains_of(self, pcodes: set[str | None]) -> dict[str, tuple[Any, Any, Any]]:
+        """The (country, adm1, adm2) of locations the table holds already."""
+        wanted = sorted(p for p in pcodes if p is not None)
+        if not wanted:
+            return {}
+        source, params = self.models.batch([(p,) for p in wanted], ("text",))
+        self.cur.execute(
+            self.models.sql(
+                "SELECT l.pcode, l.country, l.adm1, l.adm2 FROM "
+                + self.models.seek(source, LOCATIONS.name, "l", "l.pcode = p.c0")
+            ),
+            params,
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in self.cur.fetchall()}
 
     # -- snapshots -------------------------------------------------------------------------
 

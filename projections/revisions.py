@@ -95,8 +95,10 @@ def _previous_places(
     source, params = service.models.batch(wanted, ("text", "int"))
     cur.execute(
         service.models.sql(
-            f"SELECT v.record_id, v.version, v.pcode, v.day FROM {source} "
-            f"JOIN {VERSIONS.name} AS v ON v.record_id = p.c0 AND v.version = p.c1"
+            "SELECT v.record_id, v.version, v.pcode, v.day FROM "
+            + service.models.seek(
+                source, VERSIONS.name, "v", "v.record_id = p.c0 AND v.version = p.c1"
+            )
         ),
         params,
     )

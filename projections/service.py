@@ -17,9 +17,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.backends import CHAIN_TABLE, EVENTS_TABLE, Connection, Cursor
+from ledger.backends import EVENTS_TABLE, Connection, Cursor
 from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
 from ledger.errors import InvalidInput, LedgerError, LedgerNotInitialised, RecordNotFound
+from ledger.ids import parse_record_id
 from ledger.locations import Location, LocationIndex, level_number
 from ledger.targets import database_url, safe_target
 from projections.backends import ReadModels, models_for
@@ -60,13 +61,6 @@ def open_projection(target: str) -> Projection:
     projection = Projection(models, conn, url)
     projection.ensure_tables()
     return projection
-
-
-def parse_record_id(text: str) -> UUID:
-    try:
-        return UUID(text.strip())
-    except (ValueError, AttributeError):
-        raise InvalidInput(f"{text!r} is not a record id (a UUID)") from None
 
 
 def moment(as_of: str | None = None, known_at: str | None = None) -> Moment:
@@ -357,18 +351,9 @@ class ReadService:
             return self._checkpoint(cur)
 
     def _checkpoint(self, cur: Cursor) -> Checkpoint:
-        from ledger.integrity.checkpoint import Checkpoint
-        from ledger.integrity.encoding import GENESIS
+        from ledger.chain import latest_link
 
-        rows = self._rows(
-            cur,
-            f"SELECT position, hash FROM {CHAIN_TABLE} WHERE notification_id <= ? "
-            "ORDER BY position DESC LIMIT 1",
-            (self.position,),
-        )
-        if not rows:
-            return Checkpoint(0, GENESIS.hex())
-        return Checkpoint(int(rows[0][0]), bytes(rows[0][1]).hex())
+        return latest_link(self.models, cur, self.position)
 
 
 def _summary(row: Any) -> SnapshotSummary:

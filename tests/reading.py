@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
-from ledger.records import FigureRecord
+from ledger.records import FigureRecord, RecordVersion, versions_from_events
 from projections.catchup import Projection
 from projections.explain import Explanation
 from projections.service import ReadService, open_projection
@@ -59,3 +59,12 @@ def current_records(ledger: Ledger) -> list[FigureRecord]:
     ]
     found = [ledger.get_record(i) for i in ids]
     return [r for r in found if r.retracted is None]
+
+
+def versions_of(ledger: Ledger, record_id: object) -> list[RecordVersion]:
+    """Every version of a record, replayed from its events by the domain (not the read
+    models): what the log holds, checked independently of the projections."""
+    from uuid import UUID
+
+    events = list(ledger.events.get(UUID(str(record_id))))
+    return versions_from_events(events)

@@ -13,7 +13,7 @@ from ledger.errors import ConcurrentChange
 from ledger.importing import FileFormat, ImportOptions, ImportRefused, detect_format, import_file
 from ledger.records import FigureRecord
 from tests.import_files import dtm_row, write_dtm_hxl, write_plain
-from tests.reading import current_records
+from tests.reading import current_records, versions_of
 
 AFG = "dtm_afg_2017_hxl.csv"
 HTI = "dtm_api_displacement-admin1-admin0pcode-hti.sample.json"
@@ -147,7 +147,7 @@ def test_revised_file_corrects_the_changed_record_citing_file_and_row(
     assert event_count(ledger) == before + 1
     assert (report.count("correct"), report.count("unchanged")) == (1, 1)
     record = records(ledger)["TST02", "2020-01-31"]
-    last = ledger.history(record.id)[-1]
+    last = versions_of(ledger, record.id)[-1]
     assert (last.action, last.changes[0].old, last.changes[0].new) == ("corrected", 40, 45)
     assert last.citation == "round1-revised.csv row 4"
     assert "round1-revised.csv" in (last.reason or "")

@@ -14,6 +14,7 @@ from ledger.application import Ledger
 from ledger.dates import utc_now
 from ledger.errors import ConcurrentChange
 from ledger.storage import EVENTS_TABLE, close_ledger, database_url, open_ledger
+from tests.reading import versions_of
 
 DEC_2017: dict[str, Any] = {
     "kind": "assessment",
@@ -47,7 +48,7 @@ def test_a_record_reads_back_whole_from_another_process(ledger: Ledger, db_targe
     written = ledger.record(**DEC_2017)
     other = reopened(ledger, db_target)
     try:
-        [version] = other.history(written.record_id)
+        [version] = versions_of(other, written.record_id)
     finally:
         close_ledger(other)
     assert (version.kind, version.pcode, version.date, version.precision) == (
@@ -88,7 +89,7 @@ def test_concurrent_corrections_one_wins_the_other_gets_a_conflict_and_nothing_i
         with pytest.raises(ConcurrentChange, match=f"record {record_id} was changed by another"):
             second.correct(record_id, households="7000", reason="households revised")
         monkeypatch.undo()
-        versions = second.history(record_id)
+        versions = versions_of(second, record_id)
         assert [(v.version, v.actor, v.individuals, v.households) for v in versions] == [
             (1, "tester", 38172, 7716),
             (2, "tester", 38000, 7716),
@@ -97,7 +98,7 @@ def test_concurrent_corrections_one_wins_the_other_gets_a_conflict_and_nothing_i
         assert (
             second.correct(record_id, households="7000", reason="households revised").version == 3
         )
-        assert [(v.individuals, v.households) for v in ledger.history(record_id)][-1] == (
+        assert [(v.individuals, v.households) for v in versions_of(ledger, record_id)][-1] == (
             38000, 7000,
         )  # fmt: skip
     finally:
@@ -225,7 +226,7 @@ def test_any_sequence_of_records_and_amendments_round_trips(
     reader = reopened(ledger, db_target)
     try:
         for rid, versions in expected.items():
-            assert [_state(v) for v in reader.history(rid)] == versions
+            assert [_state(v) for v in versions_of(reader, rid)] == versions
     finally:
         close_ledger(reader)
 

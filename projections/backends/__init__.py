@@ -108,6 +108,12 @@ class ReadModels(EventStore):
         parameters to bind for it."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def seek(self, source: str, table: str, alias: str, condition: str) -> str:
+        """FROM items joining each element of a batch (``source``) to the rows of ``table``
+        (as ``alias``) that ``condition`` picks for it, by an index seek per element.
+        SQLite joins a table-valued function's rows that way by itself."""
+        return f"{source} JOIN {table} AS {alias} ON {condition}"
+
     def prefetch(self, url: str, start: int, page_size: int) -> Any:
         """A second reader that parses pages ahead, where the backend has one (else None)."""
         return None

@@ -100,7 +100,7 @@ class ReadModelsOf(ReadModels, PostgresStore):
     def after_bulk_load(self, cur: Cursor) -> None:
         # fresh statistics, or the planner may scan the whole figure table (or join the
         # page's states with the locations by a nested loop over all of them)
-        for table in (VERSIONS.name, DETAILS.name, LOCATIONS.name):
+        for table in (VERSIONS.name, LOCATIONS.name):
             cur.execute(f"ANALYZE {table}")
 
     def after_locations(self, cur: Cursor) -> None:
@@ -123,6 +123,14 @@ class ReadModelsOf(ReadModels, PostgresStore):
         return int(cur.rowcount)
 
     batch_base = 1  # the key of a batch's first element
+
+    def seek(self, source: str, table: str, alias: str, condition: str) -> str:
+        # a lateral subquery behind an optimisation fence (OFFSET 0): the planner cannot
+        # turn it into a hash join that reads the whole table for a list of a few elements
+        return (
+            f"{source} CROSS JOIN LATERAL "
+            f"(SELECT * FROM {table} AS {alias} WHERE {condition} OFFSET 0) AS {alias}"
+        )
 
     def batch(self, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str, list[Any]]:
         sql_types = {"text": "text[]", "int": "bigint[]"}
