@@ -1,6 +1,6 @@
 """Whole-process benchmark: what a user waits for, `dledger` against a DuckDB process.
 
-    python -m bench.cli_bench [--rows 148500] [--runs 7]
+    python -m bench.cli_bench [--rows 148500] [--runs 7] [--code CHECKOUT]
 
 Generates a DTM-style HXL CSV (one country XAA, 30 regions x 30 districts, monthly rounds,
 three displacement-reason rows per district and round, baseline assessments), imports it
@@ -15,7 +15,9 @@ times, as separate processes, medians of ``--runs``:
 * ``dledger --help`` against ``python -c "import typer"``.
 
 Both processes' figures are compared, row by row: a mismatch fails the run. Prints one
-JSON object (the numbers docs/benchmarks.md quotes) after a readable summary.
+JSON object (the numbers docs/benchmarks.md quotes) after a readable summary. ``--code``
+runs another checkout's ``dledger`` (``python -m cli`` on its path) against the same
+references, for a before-and-after in one run.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ def write_file(path: Path, count: int) -> None:
 
 
 def run(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    # run from a neutral directory: `python -m` puts the current one first on the path
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False, cwd=tempfile.gettempdir()
+    )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])}… failed:\n{done.stderr[-2000:]}")
     return done.stdout
@@ -157,9 +162,12 @@ def timed(command: list[str], env: dict[str, str], runs: int) -> tuple[float, st
     return statistics.median(samples), out
 
 
+CODE: Path | None = None  # another checkout to measure (--code)
+
+
 def dledger(*args: str) -> list[str]:
     script = shutil.which("dledger", path=str(Path(sys.executable).parent))
-    if script is None:
+    if script is None or CODE is not None:
         return [sys.executable, "-m", "cli", *args]
     return [script, *args]
 
@@ -168,8 +176,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=148_500)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--code", type=Path, help="measure the dledger of this checkout")
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    global CODE
+    CODE = args.code
+    env = dict(os.environ, PYTHONPATH=str(args.code or ROOT))
     env.pop("DLEDGER_DB", None)
     with tempfile.TemporaryDirectory(prefix="dledger-cli-bench-") as tmp:
         csv_path, db = Path(tmp) / "dtm_xaa.csv", str(Path(tmp) / "ledger.db")
@@ -211,6 +222,7 @@ def main() -> None:
         "help_vs_typer": round(help_s / typer_s, 2),
         "python_pass_s": round(pass_s, 3),
         "runs": args.runs,
+        "code": str(args.code or ROOT),
     }
     print(
         f"{args.rows:,} DTM rows ({len(mine)} regions): import {import_s:.1f} s, first read "

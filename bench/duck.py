@@ -104,7 +104,7 @@ class DuckTotals:
         self.db = duckdb.connect(":memory:")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "facts.csv"
-            with reader.models.snapshot(reader.conn) as cur, path.open("w", newline="") as out:
+            with reader.models.streaming(reader.conn) as cur, path.open("w", newline="") as out:
                 writer = csv.writer(out)
                 writer.writerow(COLUMNS)
                 cur.execute(f"SELECT {', '.join(COLUMNS)} FROM {VERSIONS.name}")

@@ -110,20 +110,56 @@ class LedgerCommandGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
+        """The one door every error of every command leaves by: one line on stderr and
+        an exit status (1 for what the data, the ledger, the files or the database say,
+        2 for usage), never a traceback unless ``--debug`` asks for it."""
         from cli.render import UnsupportedFormat
-        from ledger.errors import LedgerError
 
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise  # exits, and usage errors, which the command line says itself
         except UnsupportedFormat as error:
-            typer.echo(f"error: {error}", err=True)
-            ctx.exit(EXIT_USAGE)
-        except LedgerError as error:
-            typer.echo(f"error: {error}", err=True)
-            ctx.exit(EXIT_DATA_ERROR)
+            _fail(ctx, str(error), EXIT_USAGE)
         except KeyboardInterrupt:
             typer.echo("interrupted: nothing more was written", err=True)
             ctx.exit(130)
+        except Exception as error:
+            obj = ctx.obj if isinstance(ctx.obj, State) else None
+            if (obj is not None and obj.debug) or _debug_env():
+                raise
+            from ledger.failures import BROKEN_PIPE, describe
+
+            message = describe(error, obj.db if obj is not None else None)
+            if message == BROKEN_PIPE:
+                _silence_stdout()
+            if message is None:
+                message = (
+                    f"internal error ({type(error).__name__}); nothing more was written. "
+                    "Run again with --debug (or DLEDGER_DEBUG=1) to see where it happened"
+                )
+            _fail(ctx, message, EXIT_DATA_ERROR)
+
+
+def _fail(ctx: Any, message: str, status: int) -> None:
+    from cli.render import shown
+
+    typer.echo(f"error: {shown(' '.join(message.split()))}", err=True)
+    ctx.exit(status)
+
+
+def _debug_env() -> bool:
+    return os.environ.get("DLEDGER_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout has gone (``| head``): what is left to flush goes nowhere, so
+    the interpreter does not fail again writing it at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 app = typer.Typer(
@@ -157,6 +193,7 @@ class State:
 
     db: str
     actor: str
+    debug: bool = False
     _ledger: Ledger | None = field(default=None, repr=False)
     _reader: ReadService | None = field(default=None, repr=False)
 
@@ -209,9 +246,13 @@ def main(
             "--actor", envvar="DLEDGER_ACTOR", help="Who is recording (default: OS user)."
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", envvar="DLEDGER_DEBUG", help="Show tracebacks (for developers)."),
+    ] = False,
 ) -> None:
     """Record displacement figures as immutable events; query totals as of any date."""
-    ctx.obj = State(db=db, actor=actor or default_actor())
+    ctx.obj = State(db=db, actor=actor or default_actor(), debug=debug)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -223,8 +264,11 @@ def state(ctx: typer.Context) -> State:
 
 
 def note(message: str) -> None:
-    """A diagnostic for the user: always stderr, so stdout stays machine-readable."""
-    typer.echo(message, err=True)
+    """A diagnostic for the user: always stderr, so stdout stays machine-readable (each
+    line's control characters shown escaped)."""
+    from cli.render import shown
+
+    typer.echo("\n".join(shown(line) for line in message.split("\n")), err=True)
 
 
 def is_terminal() -> bool:

@@ -29,19 +29,21 @@ app.add_typer(export_app, name="export")
 
 
 def _formats(fmt: str | None, input_format: str | None) -> tuple[str | None, str]:
-    """`--format` names the input format (hxl|dtm-json|csv) or the output (table|json)."""
-    chosen = (fmt or "").strip().lower()
-    if chosen and chosen not in INPUT_FORMATS + OUTPUT_FORMATS:
+    """The input format (hxl|dtm-json|csv, or None: detected) and the output (table|json)."""
+    output = (fmt or "table").strip().lower()
+    if output not in OUTPUT_FORMATS:
         raise typer.BadParameter(
-            f"{fmt!r} is not one of {', '.join(INPUT_FORMATS + OUTPUT_FORMATS)}",
+            f"{fmt!r} is not one of {', '.join(OUTPUT_FORMATS)} (the file's own format is "
+            "--input-format)",
             param_hint="--format",
         )
-    source = input_format or (chosen if chosen in INPUT_FORMATS else None)
+    source = input_format.strip().lower() if input_format else None
     if source is not None and source not in INPUT_FORMATS:
         raise typer.BadParameter(
-            f"{source!r} is not one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
+            f"{input_format!r} is not one of {', '.join(INPUT_FORMATS)}",
+            param_hint="--input-format",
         )
-    return source, "json" if chosen == "json" else "table"
+    return source, output
 
 
 @contextmanager
@@ -93,18 +95,12 @@ def _refused(error: ImportRefused, output: str) -> NoReturn:
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="HXL CSV, DTM API JSON or plain CSV.")],
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="Input format (hxl|dtm-json|csv; detected when absent) "
-            "or output format (table|json).",
-        ),
-    ] = None,
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format", help="Input format, when --format is used for the output."),
+        typer.Option("--input-format", help="hxl, dtm-json or csv (detected when absent)."),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="Output format: table or json.")
     ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Publisher for rows that name none.")
@@ -125,6 +121,9 @@ def import_(
             "--retract-missing", help="Retract records of this source absent from the file."
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --rejects file.")
+    ] = False,
 ) -> None:
     """Import figures from a file: all-or-nothing, idempotent, revisions become corrections."""
     from ledger.importing import FileFormat, ImportOptions, ImportRefused, import_file
@@ -141,6 +140,7 @@ def import_(
         skip_invalid=skip_invalid,
         rejects=rejects,
         retract_missing=retract_missing,
+        force=force,
     )
     plan: list[Planned] = []
 
@@ -176,13 +176,18 @@ def export_records(
     out: Annotated[
         Path | None, typer.Option("--out", help="File to write (default stdout).")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Every current record with its provenance, as HXL CSV that `import` reads back."""
+    from ledger.files import check_output, written
+
+    if out is not None:
+        check_output(out, force=force)
     reader = state(ctx).reader()
     if out is None:
         count = _write_records(reader, sys.stdout)
     else:
-        with out.open("w", encoding="utf-8", newline="") as handle:
+        with written(out, force=force) as handle:
             count = _write_records(reader, handle)
     note(f"{count} records exported")
 

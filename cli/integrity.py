@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,17 +35,11 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyFileProblem(f"cannot read {what} {path}: {error.strerror}") from None
 
 
-def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a file that must not exist yet (keys and checkpoints are never overwritten)."""
-    from ledger.integrity.errors import KeyFileProblem
+def _write_new(path: Path, data: bytes, *, force: bool, mode: int = 0o644) -> None:
+    """Write a key or checkpoint file (an existing one only with --force), whole or not at all."""
+    from ledger.files import written
 
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise KeyFileProblem(f"{path} already exists; not overwriting it") from None
-    except OSError as error:
-        raise KeyFileProblem(f"cannot write {path}: {error.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
+    with written(path, force=force, binary=True, mode=mode) as handle:
         handle.write(data)
 
 
@@ -121,6 +114,7 @@ def checkpoint_command(
         Path | None,
         typer.Option("--out", dir_okay=False, help="Write to this new file, not stdout."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Print the chain head as a small portable text, optionally signed; keep it elsewhere."""
     from ledger.integrity.checkpoint import sign
@@ -131,7 +125,7 @@ def checkpoint_command(
     if out is None:
         typer.echo(taken.text(), nl=False)
     else:
-        _write_new(out, taken.text().encode("utf-8"))
+        _write_new(out, taken.text().encode("utf-8"), force=force)
         note(f"checkpoint at position {taken.checkpoint.position} written to {out}")
 
 
@@ -143,16 +137,15 @@ def keygen(
             "--out", dir_okay=False, help="Private key file; the public key goes to FILE.pub."
         ),
     ],
+    force: Annotated[bool, typer.Option("--force", help="Replace existing key files.")] = False,
 ) -> None:
     """Write a new Ed25519 key pair for signing checkpoints (private key file + .pub)."""
+    from ledger.files import check_output
     from ledger.integrity.checkpoint import generate_key_pair
 
     private_pem, public_pem = generate_key_pair()
     public_path = out.with_name(out.name + ".pub")
-    if public_path.exists():
-        from ledger.integrity.errors import KeyFileProblem
-
-        raise KeyFileProblem(f"{public_path} already exists; not overwriting it")
-    _write_new(out, private_pem, mode=0o600)
-    _write_new(public_path, public_pem)
+    check_output(public_path, force=force)  # both refused before either is written
+    _write_new(out, private_pem, force=force, mode=0o600)
+    _write_new(public_path, public_pem, force=force)
     note(f"private key written to {out} (keep it secret); public key to {public_path}")

@@ -80,3 +80,34 @@ def locations_import(
     locations = read_pcode_list(file)
     added = state(ctx).ledger().register_locations(locations, source=f"p-code list {file.name}")
     note(f"{file.name}: {len(locations)} locations read, {len(added)} new or changed")
+
+
+@locations_app.command("correct")
+def locations_correct(
+    ctx: typer.Context,
+    location: Annotated[str, typer.Argument(help="P-code or name of the location.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is corrected.")],
+    name: Annotated[str | None, typer.Option("--name", help="Its name.")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="country, admin1...")] = None,
+    parent: Annotated[str | None, typer.Option("--parent", help="Its parent.")] = None,
+) -> None:
+    """Correct a location's name, level or parent (the change is an event, with a reason)."""
+    corrected = (
+        state(ctx)
+        .ledger()
+        .correct_location(location, reason, name=name, level=level, parent=parent)
+    )
+    note(f"{corrected.pcode} is now {corrected.name} ({corrected.level_name} under "
+         f"{corrected.parent or 'nothing'})")  # fmt: skip
+
+
+@locations_app.command("history")
+def locations_history(
+    ctx: typer.Context,
+    location: Annotated[str, typer.Argument(help="P-code or name of the location.")],
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """What was done to a location: registered, variants added, corrected (who, why)."""
+    from cli.views import location_history_view
+
+    render(location_history_view(state(ctx).reader().location_history(location)), fmt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,28 @@ class View:
     table_skip: Sequence[str] = ()  # columns a table leaves out (its title says them)
 
 
+# control characters (C0, DEL, C1) and the invisible marks that reorder or hide text: a
+# name holding ESC[2J would clear the screen, one holding CR/LF forge a line of output
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def shown(text: str) -> str:
+    """Text as it may reach a terminal or a CSV cell: every control character or invisible
+    mark shown as a visible escape (``\\e``, ``\\n``, ``\\x07``, ``\\u202e``), never
+    interpreted. JSON keeps the text exact."""
+    if not _UNSAFE.search(text):
+        return text
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in _NAMED:
+            return _NAMED[char]
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _UNSAFE.sub(escape, text)
+
+
 class UnsupportedFormat(Exception):
     """A format the command cannot produce (a usage error)."""
 
@@ -43,7 +66,13 @@ def cell(value: Any) -> str:
         return "yes" if value else ""
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return shown(str(value))
+
+
+def csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return shown(value) if isinstance(value, str) else value
 
 
 def render(view: View, fmt: Format) -> None:
@@ -56,7 +85,7 @@ def render(view: View, fmt: Format) -> None:
         writer.writerow(view.columns)
         if fmt is Format.HXL:
             writer.writerow(view.hxl)
-        writer.writerows(["" if v is None else v for v in row] for row in view.rows)
+        writer.writerows([csv_cell(v) for v in row] for row in view.rows)
     else:
         render_table(view)
 
@@ -64,20 +93,25 @@ def render(view: View, fmt: Format) -> None:
 def render_table(view: View) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    # no markup, no emoji codes: "[red]" in a source's name is shown as written
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     if view.renderable is not None:
         console.print(view.renderable())
         for line in view.footer:
-            console.print(line, soft_wrap=True)
+            console.print(Text(shown(line)), soft_wrap=True)
         return
-    table = Table(title=view.title, title_justify="left", show_lines=False)
-    shown = [i for i, name in enumerate(view.columns) if name not in view.table_skip]
-    for i in shown:
+    title = Text(shown(view.title)) if view.title is not None else None
+    table = Table(title=title, title_justify="left", show_lines=False)
+    columns = [i for i, name in enumerate(view.columns) if name not in view.table_skip]
+    for i in columns:
         right = bool(view.rows) and all(isinstance(row[i], int | None) for row in view.rows)
-        table.add_column(view.columns[i], overflow="fold", justify="right" if right else "left")
+        table.add_column(
+            Text(shown(view.columns[i])), overflow="fold", justify="right" if right else "left"
+        )
     for row in view.rows:
-        table.add_row(*(cell(row[i]) for i in shown))
+        table.add_row(*(Text(cell(row[i])) for i in columns))
     console.print(table)
     for line in view.footer:
-        console.print(line, soft_wrap=True)
+        console.print(Text(shown(line)), soft_wrap=True)

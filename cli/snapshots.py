@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -74,6 +77,24 @@ def snapshot_show(
 @app.command()
 def rebuild(ctx: typer.Context) -> None:
     """Drop every read model and replay the whole event log."""
+    from projections.service import open_projection
+
+    projection = open_projection(state(ctx).db)
+    try:
+        with _progress_bar(projection.head()) as advance:
+            done = projection.rebuild(advance)
+        note(f"rebuilt the read models from {done.applied} events (log position {done.position})")
+        note(f"figure table checksum {projection.checksum()}")
+    finally:
+        projection.conn.close()
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A bar on stderr when it is a terminal (nothing otherwise)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -83,23 +104,8 @@ def rebuild(ctx: typer.Context) -> None:
         TimeRemainingColumn,
     )
 
-    from projections.service import open_projection
-
-    projection = open_projection(state(ctx).db)
-    try:
-        with Progress(
-            TextColumn("rebuilding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("events"),
-            TimeRemainingColumn(),
-            transient=True,
-            redirect_stdout=False,
-            console=Console(stderr=True),
-        ) as bar:
-            task = bar.add_task("rebuild", total=projection.head())
-            done = projection.rebuild(lambda n: bar.advance(task, n))
-        note(f"rebuilt the read models from {done.applied} events (log position {done.position})")
-        note(f"figure table checksum {projection.checksum()}")
-    finally:
-        projection.conn.close()
+    columns = (TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("rebuild", total=total)
+        yield lambda n: bar.advance(task, n)

@@ -10,7 +10,13 @@ from cli.render import View
 if TYPE_CHECKING:
     from ledger.locations import Location
     from projections.explain import Derivation, Explanation, VersionShown
-    from projections.records import History, Snapshot, SnapshotSummary, Version
+    from projections.records import (
+        History,
+        LocationHistory,
+        Snapshot,
+        SnapshotSummary,
+        Version,
+    )
     from projections.timeline import Comparison, Revisions, Series
     from projections.totals import Totals, TotalsReport
 
@@ -117,14 +123,21 @@ def _version_line(v: VersionShown, role: str) -> str:
     )
 
 
-def _add_versions(branch: Any, versions: Sequence[VersionShown], role: str) -> None:
+def _text(line: str) -> Any:
+    """A line of a tree: shown as written (no markup), control characters escaped."""
     from rich.text import Text
 
+    from cli.render import shown
+
+    return Text(shown(line))
+
+
+def _add_versions(branch: Any, versions: Sequence[VersionShown], role: str) -> None:
     for v in versions:
-        node = branch.add(Text(_version_line(v, role)))
+        node = branch.add(_text(_version_line(v, role)))
         for c in v.corrections:
             node.add(
-                Text(
+                _text(
                     f"corrected in v{c.version}: {c.field} {c.old} → {c.new} "
                     f"(“{c.reason}”, {c.actor}, {c.recorded_at[:19]}Z)"
                 )
@@ -137,7 +150,9 @@ def _tree(d: Derivation) -> Any:
     hh = "households unknown" if d.households is None else f"{d.households:,} households"
     flag = " [PARTIAL]" if d.partial else ""
     loc = d.location
-    tree = Tree(f"{loc.name} ({loc.pcode}, {loc.level_name}): {d.individuals:,} IDPs, {hh}{flag}")
+    tree = Tree(
+        _text(f"{loc.name} ({loc.pcode}, {loc.level_name}): {d.individuals:,} IDPs, {hh}{flag}")
+    )
     _fill(tree, d)
     return tree
 
@@ -147,16 +162,19 @@ def _fill(tree: Any, d: Derivation) -> None:
         _add_versions(tree, [d.baseline], "baseline: ")
         _add_versions(tree, d.superseded, "superseded (same date, recorded earlier): ")
     elif d.children:
-        children = tree.add("no baseline here: the sum of the locations below")
+        children = tree.add(_text("no baseline here: the sum of the locations below"))
         for child in d.children:
             hh = "" if child.households is None else f", {child.households:,} households"
             flag = " [PARTIAL]" if child.partial else ""
             loc = child.location
-            _fill(children.add(f"{loc.name} ({loc.pcode}): {child.individuals:,}{hh}{flag}"), child)
+            _fill(
+                children.add(_text(f"{loc.name} ({loc.pcode}): {child.individuals:,}{hh}{flag}")),
+                child,
+            )
     _add_versions(tree, d.flows, "flow: ")
-    tree.add(f"= {d.arithmetic}")
+    tree.add(_text(f"= {d.arithmetic}"))
     for n in d.notes:
-        tree.add(f"note: {n}")
+        tree.add(_text(f"note: {n}"))
 
 
 def explain_view(explanation: Explanation) -> View:
@@ -364,3 +382,30 @@ def locations_view(found: list[Location]) -> View:
         (loc.pcode, loc.name, loc.level_name, loc.parent, ", ".join(loc.variants)) for loc in found
     ]
     return View(data, ("pcode", "name", "level", "parent", "variants"), rows)
+
+
+def location_history_view(history: LocationHistory) -> View:
+    loc = history.location
+    rows = [
+        (c.position, c.recorded_at.isoformat(timespec="seconds"), c.actor, c.action,
+         _location_change(c.action, c.changes), c.reason or c.source)
+        for c in history.changes
+    ]  # fmt: skip
+    return View(
+        data=history.to_json(),
+        columns=("position", "recorded at", "actor", "action", "what", "why / source"),
+        rows=rows,
+        title=f"{loc.pcode} {loc.name} ({loc.level_name}, under {loc.parent or 'nothing'})",
+    )
+
+
+def _location_change(action: str, changes: dict[str, Any]) -> str:
+    if action == "corrected":
+        return "; ".join(f"{k} {old} → {new}" for k, (old, new) in changes.items())
+    if action == "variants":
+        return "variants " + ", ".join(changes.get("variants", []))
+    from ledger.locations import LEVELS
+
+    level = changes.get("level")
+    shown = LEVELS[level] if isinstance(level, int) and 0 <= level < len(LEVELS) else level
+    return f"{changes.get('name')} ({shown}, under {changes.get('parent') or 'nothing'})"

@@ -11,7 +11,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger.backends import APPLICATION_NAME
-from ledger.errors import ConcurrentChange, LedgerError, RecordNotFound
+from ledger.errors import ConcurrentChange, InvalidInput, LedgerError, RecordNotFound
 from ledger.gazetteer import GAZETTEER_ID, Gazetteer
 from ledger.ids import parse_record_id
 from ledger.inputs import Correction, NewFigure, Retraction, validated
@@ -61,6 +61,26 @@ class Ledger(Application[UUID]):
             self._save(GAZETTEER_ID, gazetteer)
         self._index = None
         return changed
+
+    def correct_location(self, query: str, reason: str, **changes: Any) -> Location:
+        """Correct a location's name, level (a level name) or parent (a p-code or name)."""
+        from ledger.locations import level_number
+
+        gazetteer = self.gazetteer()
+        pcode = self.resolve(query).location.pcode
+        wanted: dict[str, Any] = {}
+        if changes.get("name") is not None:
+            wanted["name"] = str(changes["name"]).strip()
+        if changes.get("level") is not None:
+            wanted["level"] = level_number(str(changes["level"]))
+        if changes.get("parent") is not None:
+            wanted["parent"] = self.resolve(str(changes["parent"])).location.pcode
+        if not wanted:
+            raise InvalidInput("give --name, --level or --parent to correct")
+        corrected = gazetteer.correct(pcode, wanted, reason=reason, actor=self.actor)
+        self._save(GAZETTEER_ID, gazetteer)
+        self._index = None
+        return corrected
 
     def resolve(self, query: str) -> Resolution:
         return self.locations().resolve(query)

@@ -84,8 +84,7 @@ def latest_link(store: EventStore, cur: Cursor, notification_id: int | None) -> 
     params: Any = () if notification_id is None else (notification_id,)
     cur.execute(
         store.sql(
-            f"SELECT position, hash FROM {CHAIN_TABLE} {where}"
-            "ORDER BY notification_id DESC LIMIT 1"
+            f"SELECT position, hash FROM {CHAIN_TABLE} {where}ORDER BY notification_id DESC LIMIT 1"
         ),
         params,
     )

@@ -1,4 +1,4 @@
-"""The running example (DESIGN.md): published Mali figures of late 2017 and early 2018.
+"""The running example (docs/design.md): published Mali figures of late 2017 and early 2018.
 
 The rows live in ``ledger/reference/mli_demo_figures.csv``, each with its real source.
 The release behind the 8,164 registrations gives neither a per-region split nor a date,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from ledger.dates import FigureDate, Precision, utc_now
 from ledger.errors import InvalidInput
+from ledger.fields import MAX_COUNT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,18 +35,33 @@ FIELD_LABELS = {
 }
 
 
+# digits, or digits grouped in threes by commas ("38,172"); a comma elsewhere ("1,5") is a
+# decimal comma in French-speaking offices, and is refused rather than read as 15
+_COUNT = re.compile(r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)$")
+
+
 def _count(value: Any, what: str) -> int:
-    """A whole number >= 0 from an int or its decimal text; anything else is refused."""
+    """A whole number from 0 to ``MAX_COUNT`` from an int or its text; anything else is
+    refused, naming the field."""
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a whole number ≥ 0, got {value!r}")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("+-").replace(",", "").isdigit():
+    elif isinstance(value, str) and _COUNT.match(value.strip()) and value.strip().isascii():
         number = int(value.strip().replace(",", ""))
+    elif isinstance(value, str) and "," in value and value.replace(",", "").strip().isdigit():
+        raise ValueError(
+            f"{what} {value.strip()!r} is not a whole number: a comma must group three "
+            "digits (38,172); a decimal comma is not a count"
+        )
     else:
         raise ValueError(f"{what} must be a whole number ≥ 0, got {value!r}")
     if number < 0:
         raise ValueError(f"{what} must be a whole number ≥ 0, got {number}")
+    if number > MAX_COUNT:
+        raise ValueError(
+            f"{what} must be at most {MAX_COUNT:,} (no real figure is larger), got {number:,}"
+        )
     return number
 
 

@@ -27,12 +27,19 @@ def read_pcode_list(path: Path) -> list[Location]:
     """
     import hxl  # imported here: libhxl costs ~140 ms and only imports need it
 
+    from ledger.importing.rows import check_text
+
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file" if not path.exists() else f"{path}: is a folder")
+    check_text(path)
     try:
         # make_input as a context manager closes the text wrapper libhxl puts on the file
         with path.open("rb") as handle, hxl.input.make_input(handle) as source:
             rows = list(hxl.data(source))
-    except (hxl.HXLException, OSError) as error:
+    except (hxl.HXLException, csv.Error, UnicodeError) as error:
         raise InvalidInput(f"{path}: not a readable HXL p-code list ({error})") from None
+    if not rows:
+        raise InvalidInput(f"{path.name}: the p-code list has no rows")
     locations: dict[str, Location] = {}
     for row in rows:
         line = row.source_row_number + 1

@@ -173,7 +173,7 @@ class Projection:
                 ),
                 (start, *topics),
             )
-            Projector(self.models, cur).apply_locations(list(cur.fetchall()))
+            Projector(self.models, cur).apply_locations(list(cur.fetchall()), history=False)
 
     def _create_indexes(self) -> None:
         m = self.models
@@ -289,7 +289,7 @@ class Projection:
         version order (the same on every backend)."""
         digest = hashlib.sha256()
         columns = [f"v.{c}" for c in VERSIONS.names] + [f"d.{c}" for c in DETAILS.names[1:]]
-        with self.models.snapshot(self.conn) as cur:
+        with self.models.streaming(self.conn) as cur:
             cur.execute(
                 f"SELECT {', '.join(columns)} FROM {VERSIONS.name} AS v "
                 f"JOIN {DETAILS.name} AS d ON d.position = v.position "

@@ -112,15 +112,6 @@ class Facts(Protocol):
         dated ≤ until."""
         ...
 
-    def _flows(self, source: str, column: str) -> str:
-        return self.models.seek(
-            source,
-            VERSIONS.name,
-            "v",
-            f"v.{column} = p.c0 AND v.kind IN ('registration', 'return') AND v.day > p.c1 "
-            f"AND v.day <= ? AND {_current('v')}",
-        )
-
     def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]: ...
 
     def flow_facts(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:

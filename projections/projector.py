@@ -15,7 +15,7 @@ records first, and then only the other events come here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -34,10 +34,12 @@ FIGURE_TOPICS = {
     "ledger.records:FigureRecord.Corrected": "corrected",
     "ledger.records:FigureRecord.Retracted": "retracted",
 }
-LOCATION_TOPICS = {
+REGISTERED_TOPICS = {
     "ledger.gazetteer:Gazetteer.LocationsRegistered",
     "ledger.locations:Gazetteer.LocationsRegistered",  # where the class lived until layout 5
 }
+CORRECTED_TOPIC = "ledger.gazetteer:Gazetteer.LocationCorrected"
+LOCATION_TOPICS = REGISTERED_TOPICS | {CORRECTED_TOPIC}
 SNAPSHOT_TOPIC = "ledger.snapshots:NamedSnapshot.Taken"
 
 # one stored event: (notification id, originator id as stored, version, topic, state)
@@ -250,62 +252,15 @@ class Projector:
 
     # -- locations -------------------------------------------------------------------------
 
-    def apply_locations(self, events: Sequence[Event]) -> None:
-        registered = False
-        for position, originator, version, topic, state in events:
-            if topic not in LOCATION_TOPICS:
-                continue
-            try:
-                entries = decode(state)["locations"]
-                self.register(entries)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                raise UnreadableEvent(
-                    position, self.models.originator(originator), version
-                ) from None
-            registered = True
-        self._ancestry.clear()
-        if registered:
-            self.models.after_locations(self.cur)
+    def apply_locations(self, events: Sequence[Event], *, history: bool = True) -> None:
+        """The gazetteer's events (``projections.gazetteer``); ``history`` False applies
+        them ahead of their pages (a prefetch's parse needs the locations), without the
+        rows of the locations' history, which their pages write."""
+        from projections.gazetteer import LocationsProjector
 
-    def register(self, entries: Iterable[dict[str, Any]]) -> None:
-        """Locations, new or changed, each given whole (parents known or in ``entries``)."""
-        ordered = sorted(entries, key=lambda e: int(e["level"]))
-        if not ordered:
-            return
-        chains = self._chains_of({e["parent"] for e in ordered} - {e["pcode"] for e in ordered})
-        rows = []
-        for entry in ordered:
-            pcode, level, parent = entry["pcode"], int(entry["level"]), entry["parent"]
-            chain: tuple[Any, Any, Any] = (pcode, None, None)
-            if parent is not None:
-                country, adm1, adm2 = chains[parent]  # a KeyError: a parent nowhere known
-                chain = (country, pcode if level == 1 else adm1, pcode if level == 2 else adm2)
-            chains[pcode] = chain
-            variants = json.dumps(list(entry.get("variants") or ()), ensure_ascii=False)
-            rows.append((pcode, entry["name"], level, parent, variants, *chain))
-        source, params = self.models.batch([(r[0],) for r in rows], ("text",))
-        self.cur.execute(
-            self.models.sql(
-                f"DELETE FROM {LOCATIONS.name} WHERE pcode IN (SELECT p.c0 FROM {source})"
-            ),
-            params,
-        )
-        self.models.insert_rows(self.cur, LOCATIONS.name, LOCATIONS.names, rows)
-
-    def _chains_of(self, pcodes: set[str | None]) -> dict[str, tuple[Any, Any, Any]]:
-        """The (country, adm1, adm2) of locations the table holds already."""
-        wanted = sorted(p for p in pcodes if p is not None)
-        if not wanted:
-            return {}
-        source, params = self.models.batch([(p,) for p in wanted], ("text",))
-        self.cur.execute(
-            self.models.sql(
-                "SELECT l.pcode, l.country, l.adm1, l.adm2 FROM "
-                + self.models.seek(source, LOCATIONS.name, "l", "l.pcode = p.c0")
-            ),
-            params,
-        )
-        return {r[0]: (r[1], r[2], r[3]) for r in self.cur.fetchall()}
+        if any(e[3] in LOCATION_TOPICS for e in events):
+            LocationsProjector(self.models, self.cur).apply(events, history=history)
+            self._ancestry.clear()
 
     # -- snapshots -------------------------------------------------------------------------
 

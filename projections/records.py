@@ -147,8 +147,19 @@ def _export_columns() -> tuple[tuple[str, str], ...]:
 EXPORT_COLUMNS = _export_columns()
 
 
+# a cell a spreadsheet would run as a formula begins with one of these (OWASP's list); it
+# is exported with a leading apostrophe, and so is a cell that begins with one, so the
+# import can undo it exactly (``unescape_cell``)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def escape_cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def export_row(values: dict[str, Any], location: Location, index: LocationIndex) -> list[str]:
-    """One record's cells in ``EXPORT_COLUMNS`` order (``values``: its fields by name)."""
+    """One record's cells in ``EXPORT_COLUMNS`` order (``values``: its fields by name),
+    safe to open in a spreadsheet."""
     cells: dict[str, str] = {}
     for name, value in values.items():
         cells[name] = "" if value is None else str(value)
@@ -160,9 +171,47 @@ def export_row(values: dict[str, Any], location: Location, index: LocationIndex)
         cells[f"{CHAIN[loc.level]}_code"] = loc.pcode
         cells[f"{CHAIN[loc.level]}_name"] = loc.name
     cells["admin_level"] = str(location.level)
-    return [cells.get(name, "") for name, _ in EXPORT_COLUMNS]
+    return [escape_cell(cells.get(name, "")) for name, _ in EXPORT_COLUMNS]
 
 
 def rows_of(results: Sequence[Sequence[Any]], names: Sequence[str]) -> Iterator[dict[str, Any]]:
     for row in results:
         yield dict(zip(names, row, strict=True))
+
+
+@dataclass(frozen=True)
+class LocationChange:
+    """One thing done to a location: registered, variants added, or corrected."""
+
+    position: int
+    action: str
+    changes: dict[str, Any]
+    reason: str | None
+    source: str | None
+    actor: str
+    recorded_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "action": self.action,
+            "changes": self.changes,
+            "reason": self.reason,
+            "source": self.source,
+            "actor": self.actor,
+            "recorded_at": self.recorded_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class LocationHistory:
+    location: Location
+    changes: tuple[LocationChange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        loc = self.location
+        return {
+            "location": {"pcode": loc.pcode, "name": loc.name, "level": loc.level_name,
+                         "parent": loc.parent},
+            "changes": [c.to_json() for c in self.changes],
+        }  # fmt: skip

@@ -101,6 +101,21 @@ LOCATIONS = Table(
     ),
     "pcode",
 )
+# what was done to each location, event by event: registered, variants added, corrected
+LOCATION_CHANGES = Table(
+    "dlp_location_changes",
+    (
+        Column("position", "count", False),
+        Column("pcode", "code", False),
+        Column("action", "code", False),  # registered | variants | corrected
+        Column("changes", "json", False),  # {field: [old, new]} (registered: the entry)
+        Column("reason", "text"),
+        Column("source", "text"),
+        Column("actor", "text", False),
+        Column("at", "count", False),
+    ),
+    "position, pcode",
+)
 SNAPSHOTS = Table(
     "dlp_snapshots",
     (
@@ -116,7 +131,7 @@ SNAPSHOTS = Table(
     ),
     "name",
 )
-TABLES = (POSITIONS, VERSIONS, DETAILS, LOCATIONS, SNAPSHOTS)
+TABLES = (POSITIONS, VERSIONS, DETAILS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
 VERSION_INDEXES = (
     Index("dlp_versions_record", "dlp_versions", ("record_id", "version"), unique=True),
     Index("dlp_versions_at", "dlp_versions", ("pcode", "kind", "day")),
@@ -129,7 +144,7 @@ VERSION_INDEXES = (
 VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
-SCHEMA_VERSION = 5  # 5: day ordinals, locations and snapshot results read models
+SCHEMA_VERSION = 6  # 5: day ordinals, locations, snapshot results; 6: location history
 # the largest lead, in days, of a version's date over the UTC day it was recorded on: no
 # version known at instant K is dated after day(K) + lead, so a query as known at K can
 # bound its dates by that (a historical question about a later date then seeks instead

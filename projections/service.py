@@ -27,13 +27,21 @@ from projections.backends import ReadModels, models_for
 from projections.catchup import Projection
 from projections.facts import SqlFacts
 from projections.figures import FigureRule
-from projections.schema import DETAILS, LOCATIONS, SNAPSHOTS, VERSIONS, from_micros, to_micros
+from projections.schema import (
+    DETAILS,
+    LOCATION_CHANGES,
+    LOCATIONS,
+    SNAPSHOTS,
+    VERSIONS,
+    from_micros,
+    to_micros,
+)
 from projections.totals import Moment, Totals, TotalsReport, totals_of
 
 if TYPE_CHECKING:  # each imported by the functions that return them, when they are called
     from ledger.integrity.checkpoint import Checkpoint
     from projections.explain import Explanation
-    from projections.records import History, Snapshot, SnapshotSummary
+    from projections.records import History, LocationHistory, Snapshot, SnapshotSummary
     from projections.timeline import Comparison, Revisions, Series, Side
 
 
@@ -131,6 +139,26 @@ class ReadService:
 
     def locations(self, query: str | None = None) -> list[Location]:
         return self.index.search(query)
+
+    def location_history(self, query: str) -> LocationHistory:
+        """What was done to a location, event by event."""
+        from projections.records import LocationChange, LocationHistory
+
+        place = self.location(query)
+        with self._reading() as cur:
+            rows = self._rows(
+                cur,
+                f"SELECT {', '.join(LOCATION_CHANGES.names)} FROM {LOCATION_CHANGES.name} "
+                "WHERE pcode = ? ORDER BY position",
+                (place.pcode,),
+            )
+        return LocationHistory(
+            place,
+            tuple(
+                LocationChange(r[0], r[2], json.loads(r[3]), r[4], r[5], r[6], from_micros(r[7]))
+                for r in rows
+            ),
+        )
 
     def countries(self, cur: Cursor, known_at: datetime) -> list[Location]:
         """Countries with any record version known at the instant (all of them if none)."""
@@ -297,7 +325,7 @@ class ReadService:
         columns = (
             ", ".join(f"v.{c}" for c in fields[:8]) + ", " + ", ".join(f"d.{c}" for c in fields[8:])
         )
-        with self._reading() as cur:
+        with self.models.streaming(self.conn) as cur:
             cur.execute(
                 self.models.sql(
                     f"SELECT {columns} FROM {VERSIONS.name} AS v JOIN {DETAILS.name} AS d "

@@ -3,7 +3,7 @@
 ``InMemoryFacts`` answers ``projections.facts.Facts`` from a list of record versions, so
 the rule's branches run without a database (tests/test_figure_rule_in_memory.py); the
 same questions asked of the SQL facts must get the same answers
-(tests/test_speed_equivalence.py). ``plain_figure`` is the figure rule as DESIGN states
+(tests/test_speed_equivalence.py). ``plain_figure`` is the figure rule as docs/design.md states
 it, recursively, one location at a time: the reference the batched rule is held to.
 """
 

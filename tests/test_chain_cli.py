@@ -130,15 +130,17 @@ def test_verify_rejects_a_checkpoint_signed_by_another_key(target: str, tmp_path
     )
 
 
-def test_keygen_never_overwrites_a_key(tmp_path: Path) -> None:
+def test_keygen_never_overwrites_a_key_unless_forced(tmp_path: Path) -> None:
     key = tmp_path / "key"
     assert run(str(tmp_path / "x.db"), "keygen", "--out", str(key)).exit_code == 0
     before = key.read_bytes()
     again = run(str(tmp_path / "x.db"), "keygen", "--out", str(key))
     assert again.exit_code == 1
-    assert again.stderr == f"error: {key}.pub already exists; not overwriting it\n"
+    assert again.stderr == f"error: {key}.pub: already exists; give --force to replace it\n"
     assert key.read_bytes() == before
-    assert key.stat().st_mode & 0o077 == 0
+    forced = run(str(tmp_path / "x.db"), "keygen", "--out", str(key), "--force")
+    assert forced.exit_code == 0 and key.read_bytes() != before
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_public_key_without_a_checkpoint_is_a_usage_error(target: str, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Every branch of the figure rule (DESIGN.md), on SQLite and PostgreSQL."""
+"""Every branch of the figure rule (docs/design.md), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The figure rule's branches on facts held in memory (no database): DESIGN's rule, one
+"""The figure rule's branches on facts held in memory (no database): docs/design.md's rule, one
 test per branch, and the batched rule against the rule written one location at a time."""
 
 from __future__ import annotations

@@ -86,6 +86,13 @@ class EventStore:
         raise NotImplementedError
         yield
 
+    @contextmanager
+    def streaming(self, conn: Connection) -> Iterator[Cursor]:
+        """A read-only cursor whose rows come as they are fetched, not all at once
+        (``fetchmany``), in one consistent snapshot."""
+        with self.snapshot(conn) as cur:
+            yield cur
+
     def has_table(self, cur: Cursor, name: str) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -102,6 +109,11 @@ class EventStore:
         return record_id.bytes
 
     # -- appending (the write side) ------------------------------------------------------
+
+    def failure(self, error: BaseException, target: str) -> str | None:
+        """What one of the driver's errors means for the user, in one line (None: not a
+        driver error)."""
+        return None
 
     def is_conflict(self, error: BaseException) -> bool:
         """Whether a driver error is a unique key violation (a version stored already)."""

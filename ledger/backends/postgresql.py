@@ -97,6 +97,20 @@ class PostgresStore(EventStore):
             conn.isolation_level = None
             conn.read_only = None
 
+    @contextmanager
+    def streaming(self, conn: Connection) -> Iterator[Cursor]:
+        # a server-side cursor: psycopg's ordinary one holds the whole result in memory
+        import psycopg
+
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        try:
+            with conn.transaction(force_rollback=True), conn.cursor(name="dledger_stream") as cur:
+                yield cur
+        finally:
+            conn.isolation_level = None
+            conn.read_only = None
+
     def has_table(self, cur: Cursor, name: str) -> bool:
         cur.execute("SELECT to_regclass(%s)", (name,))
         row = cur.fetchone()
@@ -109,6 +123,27 @@ class PostgresStore(EventStore):
         import psycopg
 
         return isinstance(error, psycopg.IntegrityError)
+
+    def failure(self, error: BaseException, target: str) -> str | None:
+        import psycopg
+        from psycopg import errors
+
+        from ledger.targets import safe_target
+
+        if not isinstance(error, psycopg.Error):
+            return None
+        line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if isinstance(error, errors.DiskFull):
+            return "the database server's disk is full; nothing was written"
+        if isinstance(error, errors.LockNotAvailable | errors.DeadlockDetected):
+            return "the ledger is busy: another process holds it; try again"
+        if isinstance(error, errors.InsufficientPrivilege):
+            return f"the database user may not do this: {line}"
+        if isinstance(error, errors.ReadOnlySqlTransaction):
+            return "the database is read-only here; nothing was written"
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return f"cannot reach the ledger's database at {safe_target(target)}: {line}"
+        return f"the ledger's database failed: {line}"
 
     def lock_appends(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))

@@ -44,6 +44,18 @@ _LINKS_INSERT = (
 )
 
 
+# what SQLite's errors mean for a user, by the words of their message
+_FAILURES = (
+    (("locked", "busy"), "the ledger is busy: another process is writing to it; try again"),
+    (("readonly", "read-only"), "the ledger at {target} is read-only (its file or folder "
+     "cannot be written); nothing was written"),
+    (("disk is full", "disk full"), "the disk is full; nothing was written"),
+    (("not a database", "file is encrypted"), "{target} is not a ledger (not a SQLite file)"),
+    (("malformed", "corrupt"), "the ledger file {target} is damaged; restore it from a copy"),
+    (("unable to open", "disk i/o error"), "cannot open or write the ledger file {target}"),
+)  # fmt: skip
+
+
 def sqlite_path(target: str) -> str:
     """The file of a ``--db`` target: a path, or a ``sqlite:///`` URL."""
     if target.lower().startswith("sqlite:///"):
@@ -135,6 +147,15 @@ class SqliteStore(EventStore):
 
     def is_conflict(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError)
+
+    def failure(self, error: BaseException, target: str) -> str | None:
+        if not isinstance(error, sqlite3.Error):
+            return None
+        text = str(error).lower()
+        for words, meaning in _FAILURES:
+            if any(w in text for w in words):
+                return meaning.format(target=target)
+        return f"the ledger's database failed: {error}"
 
     def insert_events(self, cur: Cursor, rows: Sequence[EventRow]) -> list[int]:
         for _, params in parts(rows):

@@ -152,6 +152,18 @@ class TableReader:
         self.close()
 
 
+def _undo_export_escapes(
+    pick: Callable[[list[str]], dict[str, str]],
+) -> Callable[[list[str]], dict[str, str]]:
+    """An export (it carries record ids) escapes a cell a spreadsheet would run as a
+    formula with a leading apostrophe (``projections.records.escape_cell``): undone."""
+
+    def unescaped(cells: list[str]) -> dict[str, str]:
+        return {k: v[1:] if v.startswith("'") else v for k, v in pick(cells).items()}
+
+    return unescaped
+
+
 def _picker(position: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
     """Field → stripped cell, for the fields at ``position``; a short row's missing cells
     are empty."""
@@ -166,6 +178,34 @@ def _picker(position: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
         return {f: cells[i].strip() if i < len(cells) else "" for f, i in position.items()}
 
     return pick
+
+
+def check_text(path: Path) -> None:
+    """Refuse a file that is not UTF-8 text (a spreadsheet, a Latin-1 export), naming the
+    line of the first byte that is not: read in chunks, decoded incrementally."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if b"\0" in chunk:
+                raise InvalidInput(f"{path.name}: not a text file (it holds NUL bytes)")
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                line += chunk.count(b"\n", 0, error.start)
+                raise InvalidInput(
+                    f"{path.name} line {line}: not UTF-8 text (byte 0x{chunk[error.start]:02x}); "
+                    "save the file as UTF-8"
+                ) from None
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"{path.name}: not UTF-8 text (it ends inside a character)"
+            ) from None
 
 
 def detect_format(path: Path) -> FileFormat:
@@ -184,11 +224,25 @@ def detect_format(path: Path) -> FileFormat:
 def open_rows(path: Path, fmt: FileFormat) -> TableReader:
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
+    check_text(path)
     if fmt is FileFormat.HXL:
         return _hxl(path)
     if fmt is FileFormat.DTM_JSON:
         return _dtm_json(path)
     return _plain_csv(path)
+
+
+def _no_repeats(path: Path, columns: list[tuple[int, object, str]]) -> None:
+    """Two columns of one name leave it to chance which value counts: refused.
+    ``columns``: (place, what makes two columns the same, the name shown)."""
+    seen: dict[object, int] = {}
+    for i, key, shown in columns:
+        if key in seen:
+            raise InvalidInput(
+                f"{path.name}: column {shown!r} appears twice (columns {seen[key] + 1} and "
+                f"{i + 1}); which one counts is ambiguous"
+            )
+        seen[key] = i
 
 
 def _plain_csv(path: Path) -> TableReader:
@@ -203,6 +257,11 @@ def _plain_csv(path: Path) -> TableReader:
         handle.close()
         raise InvalidInput(f"{path.name}: the file is empty")
     names = [h.strip().lower().replace("-", "_") for h in header]
+    try:
+        _no_repeats(path, [(i, n, header[i]) for i, n in enumerate(names) if n])
+    except InvalidInput:
+        handle.close()
+        raise
     columns: dict[str, str] = {}
     position: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -218,6 +277,8 @@ def _plain_csv(path: Path) -> TableReader:
         )
 
     pick = _picker(position)
+    if "record_id" in columns:
+        pick = _undo_export_escapes(pick)
 
     def rows() -> Iterator[SourceRow]:
         last = reader.line_num
@@ -251,6 +312,19 @@ def _hxl(path: Path) -> TableReader:
         raise InvalidInput(f"{path.name}: not a readable HXL file ({error})") from None
     columns: dict[str, str] = {}
     position: dict[str, int] = {}
+    try:
+        _no_repeats(
+            path,
+            [
+                (i, (c.tag.lower(), frozenset(a.lower() for a in c.attributes)), c.display_tag)
+                for i, c in enumerate(columns_list)
+                if c.tag
+            ],
+        )
+    except InvalidInput:
+        source.__exit__(None, None, None)
+        handle.close()
+        raise
     for i, column in enumerate(columns_list):
         if not column.tag:
             continue
@@ -262,6 +336,8 @@ def _hxl(path: Path) -> TableReader:
     header = ([headers] if any(h for h in headers) else []) + [list(dataset.display_tags)]
 
     pick = _picker(position)
+    if "record_id" in columns:
+        pick = _undo_export_escapes(pick)
 
     def rows() -> Iterator[SourceRow]:
         try:

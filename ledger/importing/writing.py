@@ -11,6 +11,7 @@ ledger as it was.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import tempfile
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInput
+from ledger.files import check_output, written
 from ledger.importing.checking import RowChecker, RowError
 from ledger.importing.identity import scope_from_key
 from ledger.importing.planning import Planned, decide, load_records, missing_records, stock_id
@@ -39,6 +41,7 @@ class ImportOptions:
     dry_run: bool = False
     skip_invalid: bool = False
     rejects: Path | None = None
+    force: bool = False  # replace an existing rejects file
     retract_missing: bool = False
     batch_size: int = 2000
 
@@ -119,11 +122,13 @@ def _required(reader: TableReader, file_name: str) -> None:
 
 
 class _Rejects:
-    def __init__(self, path: Path | None, header: list[list[str]]) -> None:
-        self.handle: IO[str] | None = None
-        if path is not None:
-            self.handle = path.open("w", encoding="utf-8", newline="")
-            self.writer = csv.writer(self.handle)
+    """The rejected rows, as the file had them, each with its reason (``handle`` None:
+    rows are not being skipped)."""
+
+    def __init__(self, handle: IO[str] | None, header: list[list[str]]) -> None:
+        self.handle = handle
+        if handle is not None:
+            self.writer = csv.writer(handle)
             for i, line in enumerate(header):
                 self.writer.writerow(
                     [
@@ -138,10 +143,6 @@ class _Rejects:
         if self.handle is not None:
             self.writer.writerow([*raw, "; ".join(str(e) for e in errors)])
 
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
 
 def import_file(
     ledger: Ledger,
@@ -152,26 +153,28 @@ def import_file(
     progress: Progress | None = None,
     saver: Callable[[Ledger], Saver] = BulkSaver,
 ) -> ImportReport:
+    rejects_path = options.rejects if options.skip_invalid else None
+    if rejects_path is not None:  # refused before anything is read
+        check_output(rejects_path, force=options.force, inputs=[path])
     fmt = options.fmt or detect_format(path)
     report = ImportReport(file=path.name, format=fmt.value, dry_run=options.dry_run)
     tick = progress or (lambda phase, n: None)
-    with (
-        tempfile.TemporaryDirectory(prefix="dledger-import-") as tmp,
-        open_rows(path, fmt) as reader,
-    ):
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dledger-import-"))
+        reader = stack.enter_context(open_rows(path, fmt))
         _required(reader, path.name)
         dtm = fmt is FileFormat.DTM_JSON or (
             bool({"assessment_type", "operation"} & set(reader.columns))
             and "record_id" not in reader.columns
         )
         staging = StagingArea(Path(tmp))
-        rejects = _Rejects(options.rejects if options.skip_invalid else None, reader.header)
-        try:
-            checker = _stage(reader, staging, rejects, report, options, dtm, ledger, tick)
-            _write(ledger, staging, checker, report, options, path.name, on_plan, tick, saver)
-        finally:
-            rejects.close()
-            staging.close()
+        stack.callback(staging.close)
+        handle = None
+        if rejects_path is not None:  # appears, whole, only if the import completes
+            handle = stack.enter_context(written(rejects_path, force=options.force, inputs=[path]))
+        rejects = _Rejects(handle, reader.header)
+        checker = _stage(reader, staging, rejects, report, options, dtm, ledger, tick)
+        _write(ledger, staging, checker, report, options, path.name, on_plan, tick, saver)
     return report
 
 
@@ -210,6 +213,10 @@ def _stage(
             tick("reading", report.rows)
     staging.add(buffer)
     tick("reading", report.rows)
+    if report.rows == 0:
+        raise InvalidInput(
+            f"{report.file}: the file holds no rows (a header only?); nothing was written"
+        )
     what = "reason, origin and assessment type" if dtm else "identity"
     for line, first, raw in staging.repeats(dtm):
         repeat = RowError(
