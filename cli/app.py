@@ -54,6 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cli.figures",
         "Totals at the end of each month, quarter or year between two dates.",
     ),
+    "flows": (
+        "cli.figures",
+        "New displacements (and registrations and returns) in a period, with their sources.",
+    ),
     "revisions": (
         "cli.figures",
         "What corrections and new records recorded in a window changed, figure by figure.",

@@ -20,6 +20,14 @@ def totals(
     known_at: KnownAt = None,
     location: LocationOption = None,
     by: ByOption = None,
+    breakdown: Annotated[
+        str | None,
+        typer.Option(
+            "--breakdown",
+            help="Break each figure down by sex, age, cause or origin (with --by admin1, "
+            "origin gives the origin-to-destination table).",
+        ),
+    ] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """IDPs per location as of a date, as known at an instant."""
@@ -27,7 +35,7 @@ def totals(
     from projections.service import moment
 
     when = moment(as_of, known_at)
-    render(totals_view(state(ctx).reader().totals(when, location, by)), fmt)
+    render(totals_view(state(ctx).reader().totals(when, location, by, breakdown)), fmt)
 
 
 @app.command()
@@ -77,6 +85,22 @@ def series(
 
     result = state(ctx).reader().series(start, end, every, known_at, location, by)
     render(series_view(result), fmt)
+
+
+@app.command()
+def flows(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="First day of the period.")],
+    end: Annotated[str, typer.Option("--to", help="Last day of the period.")],
+    known_at: KnownAt = None,
+    location: LocationOption = None,
+    by: ByOption = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """New displacements (and registrations and returns) in a period, with their sources."""
+    from cli.views import flows_view
+
+    render(flows_view(state(ctx).reader().flows(start, end, known_at, location, by)), fmt)
 
 
 @app.command()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ledger.importing import ImportRefused, Planned
 
 SHOWN_ERRORS = 20
-INPUT_FORMATS = ("hxl", "dtm-json", "csv")
+INPUT_FORMATS = ("hxl", "dtm-json", "csv", "gidd", "hapi")
 OUTPUT_FORMATS = ("table", "json")
 
 app = commands()

@@ -10,6 +10,7 @@ from cli.render import View
 if TYPE_CHECKING:
     from ledger.locations import Location
     from projections.explain import Derivation, Explanation, VersionShown
+    from projections.flows import Flows
     from projections.records import (
         History,
         LocationHistory,
@@ -44,42 +45,61 @@ TOTALS_HXL = (
 )
 
 
-def _totals_rows(t: Totals, country: str | None = None) -> list[tuple[Any, ...]]:
+def _totals_rows(
+    t: Totals, country: str | None = None, parts: Sequence[str | None] = ()
+) -> list[tuple[Any, ...]]:
     """One totals object's rows: its breakdown, then the total. ``line`` says what a row
-    is: the breakdown level, ``not disaggregated``, or ``total``."""
+    is: the breakdown level, ``not disaggregated``, or ``total``. ``parts``: the values of
+    the breakdown columns (None: the not disaggregated part), after the households."""
     code = country or t.location.pcode
     as_of = t.as_of.isoformat()
     out: list[tuple[Any, ...]] = []
-    for r in t.rows or ():
-        line = t.by if r.pcode is not None else r.name
+    lines = [(t.by if r.pcode is not None else r.name, r.pcode, r.name, r) for r in t.rows or ()]
+    lines.append(("total", t.location.pcode, t.location.name, t.total))
+    for what, pcode, name, r in lines:
+        found = {p.value: p.individuals for p in r.breakdown.parts} if r.breakdown else {}
+        by_part = tuple(found.get(value, 0) for value in parts)
         out.append(
-            (
-                as_of,
-                code,
-                line,
-                r.pcode,
-                r.name,
-                r.individuals,
-                r.households,
-                r.partial,
-                "; ".join(r.notes),
-            )
-        )
-    total = t.total
-    out.append(
-        (
-            as_of,
-            code,
-            "total",
-            t.location.pcode,
-            t.location.name,
-            total.individuals,
-            total.households,
-            total.partial,
-            "; ".join(total.notes),
-        )
-    )
+            (as_of, code, what, pcode, name, r.individuals, r.households, *by_part,
+             r.partial, "; ".join(r.notes))
+        )  # fmt: skip
     return out
+
+
+def _breakdown_columns(report: TotalsReport) -> tuple[list[str | None], list[str], list[str]]:
+    """With a breakdown: every part value any line has (in the order the lines give them,
+    the not disaggregated part last), and their column names and HXL tags."""
+    values: dict[str | None, str] = {}
+    dimension = None
+    for t in report.countries:
+        for line in (*(t.rows or ()), t.total):
+            if line.breakdown is None:
+                continue
+            dimension = line.breakdown.dimension
+            for part in line.breakdown.parts:
+                if part.value is not None:
+                    label = part.value if part.name is None else f"{part.name} ({part.value})"
+                    values.setdefault(part.value, label)
+    if dimension is None:
+        return [], [], []
+    ordered: list[str | None] = [*values, None]
+    names = [f"{dimension}: {values[v]}" if v is not None else "not disaggregated" for v in ordered]
+    return ordered, names, [part_tag(dimension, v) for v in ordered]
+
+
+def part_tag(dimension: str, value: str | None) -> str:
+    """The HXL tag of a breakdown column: ``+f``/``+m``, ``+age0_4``/``+age60plus``, and a
+    cause or origin as an attribute of its own letters."""
+    import re
+
+    if value is None:
+        return "#affected+idps+ind+unknown"
+    if dimension == "sex":
+        return "#affected+idps+ind+" + ("f" if value == "female" else "m")
+    if dimension == "age":
+        return "#affected+idps+ind+age" + value.replace("-", "_").replace("+", "plus")
+    slug = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_") or "x"
+    return f"#affected+idps+ind+{dimension}+{dimension}_{slug}"
 
 
 def _same_for_all(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
@@ -89,7 +109,8 @@ def _same_for_all(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
 
 
 def totals_view(report: TotalsReport) -> View:
-    rows = [row for t in report.countries for row in _totals_rows(t)]
+    parts, names, tags = _breakdown_columns(report)
+    rows = [row for t in report.countries for row in _totals_rows(t, parts=parts)]
     title, footer = "no figures", []
     if report.countries:
         first = report.countries[0]
@@ -97,11 +118,11 @@ def totals_view(report: TotalsReport) -> View:
         footer.append(f"log position {first.position}")
     return View(
         data=report.to_json(),
-        columns=TOTALS_COLUMNS,
+        columns=(*TOTALS_COLUMNS[:7], *names, *TOTALS_COLUMNS[7:]),
         rows=rows,
         title=title,
         footer=footer,
-        hxl=TOTALS_HXL,
+        hxl=(*TOTALS_HXL[:7], *tags, *TOTALS_HXL[7:]),
         table_skip=_same_for_all(rows),
     )
 
@@ -135,6 +156,9 @@ def _text(line: str) -> Any:
 def _add_versions(branch: Any, versions: Sequence[VersionShown], role: str) -> None:
     for v in versions:
         node = branch.add(_text(_version_line(v, role)))
+        for dimension, parts in (v.breakdowns or {}).items():
+            listed = ", ".join(f"{value} {n:,}" for value, n in parts.items())
+            node.add(_text(f"by {dimension}: {listed}"))
         for c in v.corrections:
             node.add(
                 _text(
@@ -278,11 +302,7 @@ def revisions_view(revisions: Revisions) -> View:
     ]
     footer = [
         f"{e.recorded_at[:19]}Z {e.actor} {e.action} {e.record_id} v{e.version}"
-        + (
-            ": " + "; ".join(f"{c['field']} {c['old']} → {c['new']}" for c in e.changes)
-            if e.changes
-            else ""
-        )
+        + (": " + changes_text(e.changes) if e.changes else "")
         + (f" (“{e.reason}”)" if e.reason else "")
         for e in revisions.events
     ]
@@ -299,7 +319,31 @@ def revisions_view(revisions: Revisions) -> View:
 def _change_text(v: Version) -> str:
     if v.action in ("recorded", "retracted"):
         return v.action
-    return "; ".join(f"{c['field']} {c['old']} → {c['new']}" for c in v.changes)
+    return changes_text(v.changes)
+
+
+def changes_text(changes: Sequence[dict[str, Any]]) -> str:
+    """``individuals 38,172 → 38,200; sex female 20,000 → 20,001``: a breakdown's change
+    part by part (``none`` where a part was not given)."""
+    out = []
+    for c in changes:
+        if c["field"] != "breakdowns":
+            out.append(f"{c['field']} {c['old']} → {c['new']}")
+            continue
+        old, new = c["old"] or {}, c["new"] or {}
+        for dimension in dict.fromkeys([*old, *new]):
+            before, after = old.get(dimension, {}), new.get(dimension, {})
+            for value in dict.fromkeys([*before, *after]):
+                if before.get(value) != after.get(value):
+                    out.append(
+                        f"{dimension} {value} {_count(before.get(value))} → "
+                        f"{_count(after.get(value))}"
+                    )
+    return "; ".join(out)
+
+
+def _count(n: int | None) -> str:
+    return "none" if n is None else f"{n:,}"
 
 
 def history_view(history: History) -> View:
@@ -409,3 +453,42 @@ def _location_change(action: str, changes: dict[str, Any]) -> str:
     level = changes.get("level")
     shown = LEVELS[level] if isinstance(level, int) and 0 <= level < len(LEVELS) else level
     return f"{changes.get('name')} ({shown}, under {changes.get('parent') or 'nothing'})"
+
+
+def flows_view(flows: Flows) -> View:
+    """The period's flows: per location with --by, else record by record; the sums by
+    kind in the footer."""
+    from projections.flows import FLOW_KINDS
+
+    sums = ", ".join(f"{kind.replace('_', ' ')} {flows.total.sums[kind]:,}" for kind in FLOW_KINDS)
+    footer = [f"{flows.total.name}: {sums}", "new displacements count movements, not people"]
+    title = f"flows {flows.start.isoformat()} – {flows.end.isoformat()}, known at " + _stamp(
+        flows.known_at
+    )
+    if flows.rows is not None:
+        return View(
+            data=flows.to_json(),
+            columns=("pcode", "name", *FLOW_KINDS),
+            rows=[(r.pcode, r.name, *(r.sums[k] for k in FLOW_KINDS)) for r in flows.rows],
+            title=title,
+            footer=footer,
+        )
+    return View(
+        data=flows.to_json(),
+        columns=("date", "kind", "pcode", "name", "individuals", "cause", "source", "record"),
+        rows=[
+            (
+                r.date,
+                r.kind,
+                r.pcode,
+                r.name,
+                r.individuals,
+                r.cause,
+                ", ".join(str(r.source[k]) for k in ("publisher", "report") if r.source.get(k)),
+                f"{r.record_id} v{r.version}",
+            )
+            for r in flows.records
+        ],
+        title=title,
+        footer=footer,
+    )

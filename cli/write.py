@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from cli.app import commands, note, state
 from cli.options import FormatOption
 from cli.render import Format
+from ledger.breakdowns import dimension_of, from_options
+from ledger.errors import InvalidInput
+
+T = TypeVar("T")
 
 app = commands()
+
+BreakdownOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--breakdown",
+        help="DIM:VALUE=N, repeatable: the individuals by sex (female, male), age band "
+        "(0-4, 5-17, 18-59, 60+), cause, or origin (a location).",
+    ),
+]
+
+
+def _checked(parse: Callable[[Any], T], value: Any) -> T:
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def _breakdowns(options: list[str] | None) -> dict[str, dict[str, str]]:
+    return _checked(from_options, options or [])
 
 
 def _print_written(record_id: str, version: int | None, fmt: Format) -> None:
@@ -57,6 +82,7 @@ def record(
     origin: Annotated[str | None, typer.Option("--origin", help="Where people came from.")] = None,
     cause: Annotated[str | None, typer.Option("--cause")] = None,
     note_: Annotated[str | None, typer.Option("--note")] = None,
+    breakdown: BreakdownOption = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Record a figure; prints the new record's id."""
@@ -79,6 +105,7 @@ def record(
             origin=origin,
             cause=cause,
             note=note_,
+            breakdowns=_breakdowns(breakdown) or None,
         )
     )
     for line in written.notes:
@@ -97,10 +124,24 @@ def correct(
     ] = None,
     date: Annotated[str | None, typer.Option("--date")] = None,
     location: Annotated[str | None, typer.Option("--location")] = None,
+    breakdown: BreakdownOption = None,
+    clear_breakdown: Annotated[
+        list[str] | None,
+        typer.Option("--clear-breakdown", help="Remove a dimension's breakdown (repeatable)."),
+    ] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """Correct a record's values; prints the record id and its new version."""
+    """Correct a record's values; prints the record id and its new version.
+
+    --breakdown changes (or adds) the parts it names and keeps the others; with
+    --clear-breakdown of the same dimension, the parts given replace all of that
+    dimension's."""
     unknown = households is not None and households.strip().lower() == "unknown"
+    updates = _breakdowns(breakdown)
+    replaced: dict[str, dict[str, str]] = {}
+    for dimension in clear_breakdown or ():
+        name = _checked(dimension_of, dimension)
+        replaced[name] = updates.pop(name, {})
     written = (
         state(ctx)
         .ledger()
@@ -111,6 +152,8 @@ def correct(
             households_unknown=unknown,
             date=date,
             location=location,
+            breakdowns=replaced or None,
+            breakdown_updates=updates or None,
             reason=reason,
         )
     )

@@ -95,7 +95,12 @@ class Ledger(Application[UUID]):
         return Written(record.id, record.version, notes)
 
     def validate_figure(
-        self, *, location: str, origin: str | None = None, **values: Any
+        self,
+        *,
+        location: str,
+        origin: str | None = None,
+        breakdowns: dict[str, dict[str, Any]] | None = None,
+        **values: Any,
     ) -> tuple[NewFigure, list[str]]:
         resolution = self.resolve(location)
         notes = list(resolution.notes)
@@ -105,9 +110,32 @@ class Ledger(Application[UUID]):
             origin_pcode = origin_resolution.location.pcode
             notes += origin_resolution.notes
         figure = validated(
-            NewFigure, pcode=resolution.location.pcode, origin=origin_pcode, **values
+            NewFigure,
+            pcode=resolution.location.pcode,
+            origin=origin_pcode,
+            breakdowns=self._origins_resolved(breakdowns, notes),
+            **values,
         )
         return figure, notes
+
+    def _origins_resolved(
+        self, breakdowns: dict[str, dict[str, Any]] | None, notes: list[str]
+    ) -> dict[str, dict[str, Any]] | None:
+        """The breakdowns with each origin (a p-code or a name) as its p-code."""
+        if not breakdowns or not breakdowns.get("origin"):
+            return breakdowns
+        origins: dict[str, Any] = {}
+        for query, count in breakdowns["origin"].items():
+            try:
+                found = self.resolve(query)
+            except LedgerError as error:
+                raise InvalidInput(f"breakdown origin: {error}") from None
+            notes += found.notes
+            pcode = found.location.pcode
+            if pcode in origins:
+                raise InvalidInput(f"breakdown origin: {pcode} is given twice")
+            origins[pcode] = count
+        return {**breakdowns, "origin": origins}
 
     def correct(self, record_id: str | UUID, **values: Any) -> Written:
         """Correct some of individuals, households, date, location; a reason is required."""
@@ -117,6 +145,8 @@ class Ledger(Application[UUID]):
             resolution = self.resolve(location)
             values["pcode"] = resolution.location.pcode
             notes += resolution.notes
+        for name in ("breakdowns", "breakdown_updates"):
+            values[name] = self._origins_resolved(values.get(name), notes)
         correction = validated(Correction, **values)
         record = self.get_record(record_id)
         record.correct(correction, self.actor)

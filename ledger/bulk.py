@@ -62,6 +62,7 @@ class NewRecord:
     cause: str | None = None
     note: str | None = None
     import_key: str | None = None
+    breakdowns: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,12 @@ class RecordNotFound(LedgerError):
         self.record_id = record_id
 
 
+class SnapshotNotFound(LedgerError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no snapshot named {name!r} (see `dledger snapshot list`)")
+        self.name = name
+
+
 class RecordRetracted(LedgerError):
     def __init__(self, record_id: object) -> None:
         super().__init__(f"record {record_id} is retracted and cannot be amended")

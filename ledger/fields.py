@@ -46,7 +46,7 @@ class Field:
     option: str | None = None
     hxl: str | None = None
     amendable: bool = False
-    default: Any = None
+    default: Any = None  # what an event stored before the field existed holds
 
 
 FIGURE_FIELDS: tuple[Field, ...] = (
@@ -68,6 +68,9 @@ FIGURE_FIELDS: tuple[Field, ...] = (
     Field("note", "text", True, "details", "note", "note", "#meta+note"),
     Field("actor", "text", False, "details", "actor", None, "#meta+actor"),
     Field("import_key", "text", True, "details", "import_key", "import_key", "#meta+key"),
+    # {dimension: {value: individuals}} (ledger.breakdowns); absent from events stored
+    # before layout 7, which read as None; exported as several columns (records.py)
+    Field("breakdowns", "json", True, "details", "breakdowns", amendable=True),
 )  # fmt: skip
 
 BY_NAME = {f.name: f for f in FIGURE_FIELDS}
@@ -89,6 +92,7 @@ SOURCE_FIELDS: tuple[SourceField, ...] = (
     SourceField("round", "round", "#round+code"),
     SourceField("url", "source_url", "#meta+url"),
     SourceField("published_on", "published_on", "#date+published"),
+    SourceField("rounded", "rounded", "#affected+idps+ind+rounded"),
 )
 
 # what an amendment event holds besides its ``changes`` (``FigureRecord.Corrected`` and

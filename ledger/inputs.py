@@ -7,8 +7,16 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ledger.breakdowns import Breakdowns, checked, dimension_of
 from ledger.dates import FigureDate, Precision, utc_now
 from ledger.errors import InvalidInput
 from ledger.fields import MAX_COUNT
@@ -20,6 +28,11 @@ class Kind(StrEnum):
     ASSESSMENT = "assessment"
     REGISTRATION = "registration"
     RETURN = "return"
+    # movements in a period (IDMC's new displacements): reported by `flows`, never a stock
+    NEW_DISPLACEMENT = "new_displacement"
+
+
+STOCK_KINDS = (Kind.ASSESSMENT, Kind.REGISTRATION, Kind.RETURN)
 
 
 FIELD_LABELS = {
@@ -32,6 +45,7 @@ FIELD_LABELS = {
     "source.published_on": "publication date",
     "published_on": "publication date",
     "source.publisher": "source",
+    "breakdowns": "breakdown",
 }
 
 
@@ -121,6 +135,14 @@ class Source(BaseModel):
     round: str | None = None
     url: str | None = None
     published_on: str | None = None
+    # the figure as the source published it, rounded (IDMC publishes 38,172 as 38,000)
+    rounded: int | None = None
+
+    @field_validator("rounded", mode="before")
+    @classmethod
+    def _rounded(cls, value: Any) -> int | None:
+        text = _text(value)
+        return None if text is None else _count(value, "rounded")
 
     @field_validator("publisher", mode="before")
     @classmethod
@@ -161,6 +183,7 @@ class NewFigure(BaseModel):
     origin: str | None = None
     cause: str | None = None
     note: str | None = None
+    breakdowns: Breakdowns | None = None
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -169,7 +192,7 @@ class NewFigure(BaseModel):
             return Kind(str(value).strip().lower())
         except ValueError:
             raise ValueError(
-                f"KIND {value!r} is not one of assessment, registration, return"
+                f"KIND {value!r} is not one of {', '.join(k.value for k in Kind)}"
             ) from None
 
     @field_validator("date", mode="before")
@@ -192,6 +215,16 @@ class NewFigure(BaseModel):
     def _optional(cls, value: Any) -> str | None:
         return _text(value)
 
+    @field_validator("breakdowns", mode="before")
+    @classmethod
+    def _breakdowns(cls, value: Any, info: ValidationInfo) -> Breakdowns | None:
+        """Canonical values, each dimension within the individuals (ledger.breakdowns);
+        when the individuals are invalid, that is the error reported."""
+        individuals = info.data.get("individuals")
+        if individuals is None:
+            return None
+        return checked(value, individuals)
+
     @model_validator(mode="after")
     def _households_not_above_individuals(self) -> NewFigure:
         households_within(self.households, self.individuals)
@@ -208,8 +241,24 @@ class Correction(BaseModel):
     households_unknown: bool = False
     date: FigureDate | None = None
     pcode: str | None = None
+    # the dimensions a correction sets (replacing what the record had; one given with no
+    # parts is removed), and the parts it changes within the others (new values added)
+    breakdowns: Breakdowns | None = None
+    breakdown_updates: Breakdowns | None = None
     reason: str
     citation: str | None = None
+
+    @field_validator("breakdowns", "breakdown_updates", mode="before")
+    @classmethod
+    def _breakdowns(cls, value: Any) -> Breakdowns | None:
+        if value is None:
+            return None
+        out: Breakdowns = {}
+        for dimension, parts in dict(value).items():
+            name = dimension_of(str(dimension))
+            found = checked({name: parts}, MAX_COUNT) if parts else None
+            out[name] = found[name] if found else {}
+        return out or None
 
     @field_validator("individuals", mode="before")
     @classmethod

@@ -13,8 +13,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.breakdowns import DIMENSIONS, checked, within
 from ledger.dates import FigureDate
 from ledger.errors import InvalidInput, NothingToChange, RecordRetracted
+from ledger.fields import BY_NAME, MAX_COUNT
 from ledger.inputs import Correction, NewFigure
 
 
@@ -34,6 +36,7 @@ class FigureRecord(Aggregate):
         note: str | None
         actor: str
         import_key: str | None
+        breakdowns: dict[str, dict[str, int]] | None
 
     class Corrected(Aggregate.Event):
         changes: dict[str, Any]
@@ -61,6 +64,7 @@ class FigureRecord(Aggregate):
         note: str | None,
         actor: str,
         import_key: str | None = None,
+        breakdowns: dict[str, dict[str, int]] | None = None,
         id: UUID | None = None,
     ) -> None:
         self.kind = kind
@@ -75,6 +79,7 @@ class FigureRecord(Aggregate):
         self.note = note
         self.actor = actor
         self.import_key = import_key
+        self.breakdowns = breakdowns
         self.retracted: str | None = None
 
     @classmethod
@@ -94,6 +99,7 @@ class FigureRecord(Aggregate):
             note=figure.note,
             actor=actor,
             import_key=import_key,
+            breakdowns=figure.breakdowns,
             id=record_id,
         )
 
@@ -117,6 +123,10 @@ class FigureRecord(Aggregate):
             wanted["precision"] = correction.date.precision.value
         if correction.pcode is not None:
             wanted["pcode"] = correction.pcode
+        if correction.breakdowns is not None or correction.breakdown_updates is not None:
+            wanted["breakdowns"] = _merged(
+                self.breakdowns, correction.breakdowns or {}, correction.breakdown_updates or {}
+            )
         changes = {k: v for k, v in wanted.items() if getattr(self, k) != v}
         if not changes:
             raise NothingToChange(f"the correction of record {self.id} changes nothing")
@@ -126,6 +136,10 @@ class FigureRecord(Aggregate):
             raise InvalidInput(
                 f"households ({households}) cannot exceed individuals ({individuals})"
             )
+        try:
+            within(changes.get("breakdowns", self.breakdowns), individuals)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
         return changes
 
     def correct(self, correction: Correction, actor: str) -> None:
@@ -151,6 +165,22 @@ class FigureRecord(Aggregate):
     @event(Retracted)
     def _retracted(self, reason: str, actor: str, citation: str | None) -> None:
         self.retracted = reason
+
+
+def _merged(
+    current: dict[str, dict[str, int]] | None,
+    replaced: dict[str, dict[str, int]],
+    updates: dict[str, dict[str, int]],
+) -> dict[str, dict[str, int]] | None:
+    """The breakdowns after a correction: the dimensions it replaces (an empty one is
+    removed), the parts it updates within the others, the rest as they were; canonical."""
+    merged = {**(current or {}), **replaced}
+    for dimension, parts in updates.items():
+        merged[dimension] = {**merged.get(dimension, {}), **parts}
+    try:
+        return checked({d: merged[d] for d in DIMENSIONS if merged.get(d)}, MAX_COUNT)
+    except ValueError as error:  # overlapping age bands, say
+        raise InvalidInput(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -183,6 +213,7 @@ class RecordVersion:
     cause: str | None
     note: str | None
     retracted: bool
+    breakdowns: dict[str, dict[str, int]] | None = None
 
     @property
     def figure_date(self) -> FigureDate:
@@ -200,6 +231,7 @@ _STATE_FIELDS = (
     "origin",
     "cause",
     "note",
+    "breakdowns",
 )
 
 
@@ -213,7 +245,8 @@ def versions_from_events(events: list[Any]) -> list[RecordVersion]:
         retracted = bool(out and out[-1].retracted)
         if isinstance(ev, FigureRecord.Recorded):
             action = "recorded"
-            state = {name: getattr(ev, name) for name in _STATE_FIELDS}
+            # (an event stored before a field existed lacks it: ledger.fields)
+            state = {name: getattr(ev, name, BY_NAME[name].default) for name in _STATE_FIELDS}
         elif isinstance(ev, FigureRecord.Corrected):
             action = "corrected"
             changes = tuple(Change(k, state.get(k), v) for k, v in ev.changes.items())

@@ -58,6 +58,7 @@ class VersionShown:
     recorded_at: str  # when the record was first recorded
     actor: str
     corrections: tuple[CorrectionShown, ...]
+    breakdowns: dict[str, dict[str, int]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class VersionShown:
             "source": self.source,
             "recorded_at": self.recorded_at,
             "actor": self.actor,
+            "breakdowns": self.breakdowns,
             "corrections": [c.to_json() for c in self.corrections],
         }
 
@@ -184,6 +186,7 @@ class _Deriver:
             source=details.source,
             recorded_at=iso(fact.created_at),
             actor=details.actor,
+            breakdowns=details.breakdowns,
             corrections=tuple(
                 CorrectionShown(
                     c.version, c.field, c.old, c.new, c.reason, c.actor, iso(c.recorded_at)

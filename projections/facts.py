@@ -24,11 +24,13 @@ from projections.schema import (
     DETAILS,
     EPOCH_ORDINAL,
     MICROS_PER_DAY,
+    PARTS,
     VERSIONS,
     VIEW_LEAD,
 )
 
 FLOW_KINDS = ("registration", "return")
+STOCK_KINDS = "('assessment', 'registration', 'return')"  # a new displacement is not one
 LEVEL_COLUMNS = {0: "country", 1: "adm1", 2: "adm2"}
 NO_LOWER_BOUND = -1  # a day before any (ordinals start at 1)
 
@@ -97,6 +99,7 @@ class Details:
 
     source: dict[str, Any]
     actor: str
+    breakdowns: dict[str, dict[str, int]] | None = None
 
 
 class Facts(Protocol):
@@ -116,6 +119,17 @@ class Facts(Protocol):
 
     def flow_facts(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
         """The records ``flow_sums`` adds up, in date order."""
+        ...
+
+    def flow_parts(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str
+    ) -> list[dict[str, int]]:
+        """What ``flow_sums`` adds up, part by part of one dimension (value → signed
+        individuals; records without the dimension add nothing here)."""
+        ...
+
+    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
+        """The parts of one dimension of these versions (by log position)."""
         ...
 
 
@@ -200,7 +214,8 @@ class SqlFacts:
         source, params = self.models.batch([(p,) for p in pcodes], ("text",))
         rows = self._rows(
             f"SELECT p.c0 FROM {source} WHERE EXISTS (SELECT 1 FROM {VERSIONS.name} AS v "
-            f"WHERE v.{column} = p.c0 AND v.day <= ? AND {_current('v')})",
+            f"WHERE v.{column} = p.c0 AND v.kind IN {STOCK_KINDS} AND v.day <= ? "
+            f"AND {_current('v')})",
             [*params, self._until(until), self.known_at, self.known_at],
         )
         return {r[0] for r in rows}
@@ -267,6 +282,40 @@ class SqlFacts:
                 out[chosen[int(row[0]) - first]].append(_fact(row[1:]))
         return out
 
+    def flow_parts(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str
+    ) -> list[dict[str, int]]:
+        out: list[dict[str, int]] = [{} for _ in queries]
+        k = self.known_at
+        for column, chosen in self._flow_groups(queries).items():
+            source, params = self._flow_source(queries, chosen)
+            rows = self._rows(
+                "SELECT p.key, t.value, CAST(sum(CASE WHEN v.kind = 'return' "
+                "THEN -t.individuals ELSE t.individuals END) AS BIGINT) "
+                f"FROM {self._flows(source, column)} JOIN {PARTS.name} AS t "
+                "ON t.position = v.position AND t.dimension = ? GROUP BY p.key, t.value",
+                [*params, self._until(until), k, k, dimension],
+            )
+            first = self.models.batch_base
+            for key, value, individuals in rows:
+                out[chosen[int(key) - first]][value] = int(individuals)
+        return out
+
+    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
+        wanted = sorted(set(positions))
+        out: dict[int, dict[str, int]] = {p: {} for p in wanted}
+        if not wanted:
+            return out
+        source, params = self.models.batch([(p,) for p in wanted], ("int",))
+        rows = self._rows(
+            "SELECT t.position, t.value, t.individuals FROM "
+            + self.models.seek(source, PARTS.name, "t", "t.position = p.c0 AND t.dimension = ?"),
+            [*params, dimension],
+        )
+        for position, value, individuals in rows:
+            out[int(position)][value] = int(individuals)
+        return out
+
     def corrections_of(
         self, asked: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], list[Correction]]:
@@ -307,8 +356,11 @@ class SqlFacts:
             return {}
         source, params = self.models.batch([(p,) for p in wanted], ("int",))
         rows = self._rows(
-            "SELECT d.position, d.source, d.actor FROM "
+            "SELECT d.position, d.source, d.actor, d.breakdowns FROM "
             + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0"),
             params,
         )
-        return {int(r[0]): Details(json.loads(r[1]), r[2]) for r in rows}
+        return {
+            int(r[0]): Details(json.loads(r[1]), r[2], None if r[3] is None else json.loads(r[3]))
+            for r in rows
+        }

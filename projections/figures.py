@@ -17,7 +17,7 @@ bottom-up, with no more questions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ledger.locations import LocationIndex
@@ -39,6 +39,9 @@ class Figure:
     records: int = 0
     without_households: int = 0
     without_baseline: tuple[str, ...] = ()
+    # with a breakdown asked for: value → individuals, by the same rule part by part
+    # (what lacks the dimension is the rest of ``individuals``, never a part)
+    parts: dict[str, int] | None = None
 
     @property
     def empty(self) -> bool:
@@ -54,16 +57,35 @@ class _Asked:
     children: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Parts:
+    """With a breakdown asked for: the flows' parts per question, the baselines' parts."""
+
+    flows: dict[FlowQuery, dict[str, int]] = field(default_factory=dict)
+    baselines: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
 class FigureRule:
     """Computes figures for one (as_of, known_at) pair, memoised per location. ``detail``:
-    keep the flows themselves (an explanation), not only their sums (totals)."""
+    keep the flows themselves (an explanation), not only their sums (totals).
+    ``dimension``: break each figure down by it too (``Figure.parts``)."""
 
-    def __init__(self, facts: Facts, index: LocationIndex, as_of: date, *, detail: bool = False):
+    def __init__(
+        self,
+        facts: Facts,
+        index: LocationIndex,
+        as_of: date,
+        *,
+        detail: bool = False,
+        dimension: str | None = None,
+    ):
         self.facts = facts
         self.index = index
         self.as_of = as_of
         self.detail = detail
+        self.dimension = dimension
         self._memo: dict[str, Figure] = {}
+        self._parts = _Parts()
 
     def figure(self, pcode: str) -> Figure:
         return self.figures([pcode])[pcode]
@@ -102,7 +124,13 @@ class FigureRule:
                 facts.update(zip(queries, self.facts.flow_facts(queries, self.as_of), strict=True))
             else:
                 sums.update(zip(queries, self.facts.flow_sums(queries, self.as_of), strict=True))
+            if self.dimension is not None:
+                found = self.facts.flow_parts(queries, self.as_of, self.dimension)
+                self._parts.flows.update(zip(queries, found, strict=True))
             frontier = self._children_with_data(expand, asked)
+        if self.dimension is not None:
+            chosen = [a.candidates[-1].position for a in asked.values() if a.candidates]
+            self._parts.baselines.update(self.facts.parts_of(chosen, self.dimension))
         return asked, sums, facts
 
     def _children_with_data(self, parents: list[str], asked: dict[str, _Asked]) -> list[str]:
@@ -138,9 +166,14 @@ class FigureRule:
         flows = self._flows(known.flows, sums, facts)
         if known.candidates:
             figure = self._from_baseline(pcode, known.candidates, flows)
+            parts = [self._parts.baselines.get(known.candidates[-1].position, {})]
         else:
             children = tuple(self._assemble(c, asked, sums, facts) for c in known.children)
             figure = self._from_children(pcode, tuple(c for c in children if not c.empty), flows)
+            parts = [c.parts or {} for c in figure.children]
+        if self.dimension is not None:
+            parts.append(self._parts.flows.get(known.flows, {}))
+            figure = replace(figure, parts=added(parts))
         self._memo[pcode] = figure
         return figure
 
@@ -229,6 +262,15 @@ class FigureRule:
             without_households=without,
             without_baseline=without_baseline,
         )
+
+
+def added(parts: list[dict[str, int]]) -> dict[str, int]:
+    """Parts added value by value."""
+    out: dict[str, int] = {}
+    for some in parts:
+        for value, individuals in some.items():
+            out[value] = out.get(value, 0) + individuals
+    return out
 
 
 def _household_notes(without: int, records: int) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.backends import EVENTS_TABLE, Cursor
+from ledger.breakdowns import stored as stored_breakdowns
 from ledger.errors import LedgerError
 from ledger.fields import BY_NAME, FIGURE_FIELDS, MAX_COUNT
 from projections.backends import ReadModels
@@ -166,7 +167,10 @@ class Projector:
                 "reason": None, "citation": None, "changes": "[]",
             }  # fmt: skip
             for f in FIGURE_FIELDS:
-                row[f.column] = _column_value(f.name, state[f.name])
+                # a nullable field may be absent (an event stored before it existed),
+                # as the set-based copies read it too
+                value = state[f.name] if f.name in state or not f.nullable else f.default
+                row[f.column] = _column_value(f.name, value)
             row.update(self._ancestors_of(row["pcode"]))
         except (ValueError, KeyError, TypeError):
             raise UnreadableEvent(change.position, UUID(change.record_id), change.version) from None
@@ -195,6 +199,8 @@ class Projector:
                 new = _column_value(name, value)
                 if name == "date":
                     old = date.fromordinal(old).isoformat()
+                elif BY_NAME[name].kind == "json" and old is not None:
+                    old = json.loads(old)
                 changes.append({"field": name, "old": old, "new": value})
                 row[column] = new
             if "pcode" in state["changes"]:
@@ -293,8 +299,12 @@ def _column_value(name: str, value: Any) -> Any:
     if field.kind == "day":
         return day_of(value)
     if field.kind == "json":
+        if value is None and field.nullable:
+            return None
         if not isinstance(value, dict):
             raise ValueError(f"{name} is not an object")
+        if name == "breakdowns":
+            stored_breakdowns(value)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if value is None and field.nullable:
         return None

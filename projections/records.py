@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ledger.breakdowns import list_cell
 from ledger.fields import FIGURE_FIELDS, SOURCE_FIELDS
 from ledger.locations import Location, LocationIndex
 from projections.totals import Totals
@@ -145,6 +146,25 @@ def _export_columns() -> tuple[tuple[str, str], ...]:
 
 
 EXPORT_COLUMNS = _export_columns()
+# the breakdowns (ledger.breakdowns): sex as DTM's two columns, causes and origins as list
+# cells ("Conflict=120; Natural disaster=30", an origin as "Name (P-CODE)=N"), then one
+# column per age band the ledger holds (export_columns)
+BREAKDOWN_COLUMNS = (
+    ("females", "#affected+idps+ind+f"),
+    ("males", "#affected+idps+ind+m"),
+    ("cause_breakdown", "#cause+type+list"),
+    ("origin_breakdown", "#adm1+code+origin+list"),
+)
+
+
+def age_column(band: str) -> tuple[str, str]:
+    """An age band's export column: ``age_0_4`` / ``#affected+idps+ind+age0_4``."""
+    attribute = band.replace("-", "_").replace("+", "plus")
+    return f"age_{attribute}", f"#affected+idps+ind+age{attribute}"
+
+
+def export_columns(bands: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    return (*EXPORT_COLUMNS, *BREAKDOWN_COLUMNS, *(age_column(b) for b in bands))
 
 
 # a cell a spreadsheet would run as a formula begins with one of these (OWASP's list); it
@@ -157,12 +177,28 @@ def escape_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def export_row(values: dict[str, Any], location: Location, index: LocationIndex) -> list[str]:
-    """One record's cells in ``EXPORT_COLUMNS`` order (``values``: its fields by name),
-    safe to open in a spreadsheet."""
+def export_row(
+    values: dict[str, Any],
+    location: Location,
+    index: LocationIndex,
+    columns: Sequence[tuple[str, str]] = EXPORT_COLUMNS,
+) -> list[str]:
+    """One record's cells in ``columns`` order (``values``: its fields by name), safe to
+    open in a spreadsheet."""
     cells: dict[str, str] = {}
+    breakdowns = values.pop("breakdowns", None) or {}
     for name, value in values.items():
         cells[name] = "" if value is None else str(value)
+    sexes = breakdowns.get("sex", {})
+    for sex, column in (("female", "females"), ("male", "males")):
+        cells[column] = "" if sex not in sexes else str(sexes[sex])
+    for band, n in breakdowns.get("age", {}).items():
+        cells[age_column(band)[0]] = str(n)
+    cells["cause_breakdown"] = list_cell(breakdowns.get("cause", {}))
+    origins = breakdowns.get("origin", {})
+    cells["origin_breakdown"] = list_cell(
+        {f"{index.get(p).name} ({p})" if p in index else p: n for p, n in origins.items()}
+    )
     source = values["source"]
     for s in SOURCE_FIELDS:
         cells[s.option] = str(source.get(s.name, ""))
@@ -171,7 +207,7 @@ def export_row(values: dict[str, Any], location: Location, index: LocationIndex)
         cells[f"{CHAIN[loc.level]}_code"] = loc.pcode
         cells[f"{CHAIN[loc.level]}_name"] = loc.name
     cells["admin_level"] = str(location.level)
-    return [escape_cell(cells.get(name, "")) for name, _ in EXPORT_COLUMNS]
+    return [escape_cell(cells.get(name, "")) for name, _ in columns]
 
 
 def rows_of(results: Sequence[Sequence[Any]], names: Sequence[str]) -> Iterator[dict[str, Any]]:

@@ -87,6 +87,20 @@ DETAILS = Table(
     ),
     "position",
 )
+# each version's breakdowns, one row per part (``ledger.breakdowns``): what a record's
+# ``breakdowns`` hold, and its single ``cause`` or ``origin`` as a part of all its
+# individuals where the breakdowns lack that dimension; found through the version's
+# position, so the figure rule's filters stay on the figure table
+PARTS = Table(
+    "dlp_parts",
+    (
+        Column("position", "position", False),
+        Column("dimension", "code", False),
+        Column("value", "code", False),
+        Column("individuals", "count", False),
+    ),
+    "position, dimension, value",
+)
 LOCATIONS = Table(
     "dlp_locations",
     (
@@ -131,7 +145,7 @@ SNAPSHOTS = Table(
     ),
     "name",
 )
-TABLES = (POSITIONS, VERSIONS, DETAILS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
+TABLES = (POSITIONS, VERSIONS, DETAILS, PARTS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
 VERSION_INDEXES = (
     Index("dlp_versions_record", "dlp_versions", ("record_id", "version"), unique=True),
     Index("dlp_versions_at", "dlp_versions", ("pcode", "kind", "day")),
@@ -144,7 +158,8 @@ VERSION_INDEXES = (
 VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
-SCHEMA_VERSION = 6  # 5: day ordinals, locations, snapshot results; 6: location history
+# 5: day ordinals, locations, snapshot results; 6: location history; 7: breakdowns
+SCHEMA_VERSION = 7
 # the largest lead, in days, of a version's date over the UTC day it was recorded on: no
 # version known at instant K is dated after day(K) + lead, so a query as known at K can
 # bound its dates by that (a historical question about a later date then seeks instead

@@ -10,6 +10,7 @@ returns a typed, frozen result that the CLI renders and the HTTP API serialises
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,13 @@ from uuid import UUID
 
 from ledger.backends import EVENTS_TABLE, Connection, Cursor
 from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
-from ledger.errors import InvalidInput, LedgerError, LedgerNotInitialised, RecordNotFound
+from ledger.errors import (
+    InvalidInput,
+    LedgerError,
+    LedgerNotInitialised,
+    RecordNotFound,
+    SnapshotNotFound,
+)
 from ledger.ids import parse_record_id
 from ledger.locations import Location, LocationIndex, level_number
 from ledger.targets import database_url, safe_target
@@ -31,6 +38,7 @@ from projections.schema import (
     DETAILS,
     LOCATION_CHANGES,
     LOCATIONS,
+    PARTS,
     SNAPSHOTS,
     VERSIONS,
     from_micros,
@@ -41,6 +49,7 @@ from projections.totals import Moment, Totals, TotalsReport, totals_of
 if TYPE_CHECKING:  # each imported by the functions that return them, when they are called
     from ledger.integrity.checkpoint import Checkpoint
     from projections.explain import Explanation
+    from projections.flows import Flows
     from projections.records import History, LocationHistory, Snapshot, SnapshotSummary
     from projections.timeline import Comparison, Revisions, Series, Side
 
@@ -107,8 +116,12 @@ class ReadService:
             raise
 
     def refresh(self) -> None:
-        """Catch up with what was written since the service was opened."""
-        self.position = self.projection.catch_up().position
+        """Catch up with what was written since the service was opened (and read the
+        locations again if anything was)."""
+        done = self.projection.catch_up()
+        self.position = done.position
+        if done.applied:
+            self.index = self._locations()
 
     def close(self) -> None:
         self.conn.close()
@@ -177,21 +190,29 @@ class ReadService:
 
     # -- figures ---------------------------------------------------------------------------
 
-    def _rule(self, cur: Cursor, when: Moment, *, detail: bool = False) -> FigureRule:
+    def _rule(
+        self, cur: Cursor, when: Moment, *, detail: bool = False, dimension: str | None = None
+    ) -> FigureRule:
         facts = SqlFacts(self.models, cur, to_micros(when.known_at))
-        return FigureRule(facts, self.index, when.as_of, detail=detail)
+        return FigureRule(facts, self.index, when.as_of, detail=detail, dimension=dimension)
 
     def totals(
-        self, when: Moment, location: str | None = None, by: str | None = None
+        self,
+        when: Moment,
+        location: str | None = None,
+        by: str | None = None,
+        breakdown: str | None = None,
     ) -> TotalsReport:
-        """One location's totals (or every country's), with ``by`` broken down by level."""
+        """One location's totals (or every country's), with ``by`` broken down by level and
+        with ``breakdown`` by a dimension (sex, age, cause, origin)."""
         level = level_number(by) if by else None
+        dimension = None if breakdown is None else _dimension(breakdown)
         chosen = self.location(location) if location is not None else None
         if level == 0 and chosen is None:
             level = None  # every country is listed anyway: one line each
         with self._reading() as cur:
             places = [chosen] if chosen else self.countries(cur, when.known_at)
-            rule = self._rule(cur, when)
+            rule = self._rule(cur, when, dimension=dimension)
             return TotalsReport(totals_of(rule, when, self.position, places, level))
 
     def single(self, report: TotalsReport, what: str) -> Totals:
@@ -233,6 +254,35 @@ class ReadService:
             for day in period_ends(first.replace(day=1), last, every)
         )
         return Series(every, instant, points)
+
+    def flows(
+        self,
+        start: str,
+        end: str,
+        known_at: str | None = None,
+        location: str | None = None,
+        by: str | None = None,
+    ) -> Flows:
+        """New displacements, registrations and returns dated in a period (as known at an
+        instant), with their sources; ``by``: summed per location at that level."""
+        from projections.flows import flows_of, flows_query, period_start
+
+        instant = parse_instant(known_at) if known_at else utc_now()
+        first = period_start(FigureDate.parse(start, what="--from"))
+        last = parse_day(end, what="--to")
+        if first > last:
+            raise InvalidInput(f"--from {start} is after --to {end}")
+        place = self.location(location) if location is not None else None
+        level = level_number(by) if by else None
+        if level is not None and place is not None and level <= place.level:
+            raise InvalidInput(f"--by {by} is not below {place.name} ({place.level_name})")
+        k = to_micros(instant)
+        params: list[Any] = [k, k, first.toordinal(), last.toordinal()]
+        if place is not None:
+            params.append(place.pcode)
+        with self._reading() as cur:
+            rows = self._rows(cur, flows_query(place), params)
+        return flows_of(rows, self.index, first, last, instant, place, level)
 
     def compare(
         self, a: str, b: str, location: str | None = None, by: str | None = None
@@ -319,9 +369,11 @@ class ReadService:
         the export's cells (``projections.records.EXPORT_COLUMNS``)."""
         from projections.records import export_row
 
+        columns_out = self.export_columns
         fields = ["record_id", "version", "kind", "pcode", "day", "precision",
                   "individuals", "households",
-                  "source", "origin", "cause", "note", "actor", "import_key"]  # fmt: skip
+                  "source", "origin", "cause", "note", "actor", "import_key",
+                  "breakdowns"]  # fmt: skip
         columns = (
             ", ".join(f"v.{c}" for c in fields[:8]) + ", " + ", ".join(f"d.{c}" for c in fields[8:])
         )
@@ -342,13 +394,22 @@ class ReadService:
                     r["date"] = str(day)
                     r["record_id"] = str(UUID(r["record_id"]))
                     r["source"] = json.loads(r["source"])
-                    yield export_row(r, self.index.get(r.pop("pcode")), self.index)
+                    if r["breakdowns"] is not None:
+                        r["breakdowns"] = json.loads(r["breakdowns"])
+                    yield export_row(r, self.index.get(r.pop("pcode")), self.index, columns_out)
 
-    @property
+    @functools.cached_property
     def export_columns(self) -> tuple[tuple[str, str], ...]:
-        from projections.records import EXPORT_COLUMNS
+        """The export's columns: ``projections.records``'s, and a column for each age band
+        a record's breakdowns hold."""
+        from ledger.breakdowns import band_bounds
+        from projections.records import export_columns
 
-        return EXPORT_COLUMNS
+        with self._reading() as cur:
+            rows = self._rows(
+                cur, f"SELECT DISTINCT value FROM {PARTS.name} WHERE dimension = 'age'"
+            )
+        return export_columns(sorted((r[0] for r in rows), key=band_bounds))
 
     # -- snapshots and checkpoints ---------------------------------------------------------
 
@@ -370,7 +431,7 @@ class ReadService:
                 (name,),
             )
         if not rows:
-            raise LedgerError(f"no snapshot named {name!r} (see `dledger snapshot list`)")
+            raise SnapshotNotFound(name)
         return Snapshot(_summary(rows[0][:-1]), json.loads(rows[0][-1]))
 
     def checkpoint(self) -> Checkpoint:
@@ -382,6 +443,15 @@ class ReadService:
         from ledger.chain import latest_link
 
         return latest_link(self.models, cur, self.position)
+
+
+def _dimension(text: str) -> str:
+    from ledger.breakdowns import dimension_of
+
+    try:
+        return dimension_of(text)
+    except ValueError as error:
+        raise InvalidInput(f"--breakdown: {error}") from None
 
 
 def _summary(row: Any) -> SnapshotSummary:

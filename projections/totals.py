@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ledger.breakdowns import band_bounds
 from ledger.errors import InvalidInput
 from ledger.locations import Location, LocationIndex, level_name, level_number
 from projections.figures import Figure, FigureRule
@@ -22,6 +23,63 @@ class Moment:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a figure's breakdown (``value`` None: the not disaggregated rest)."""
+
+    value: str | None
+    individuals: int
+    name: str | None = None  # an origin's location name
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"value": self.value}
+        if self.value is None:
+            data["label"] = NOT_DISAGGREGATED
+        elif self.name is not None:
+            data["name"] = self.name
+        data["individuals"] = self.individuals
+        return data
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A figure by one dimension: its parts, then the rest (they add up to the figure)."""
+
+    dimension: str
+    parts: tuple[Part, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dimension": self.dimension, "parts": [p.to_json() for p in self.parts]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Breakdown:
+        parts = tuple(Part(p["value"], int(p["individuals"]), p.get("name")) for p in data["parts"])
+        return cls(data["dimension"], parts)
+
+    @classmethod
+    def of(
+        cls, dimension: str, parts: dict[str, int], individuals: int, index: LocationIndex
+    ) -> Breakdown:
+        def name(value: str) -> str | None:
+            if dimension != "origin":
+                return None
+            found = index.by_pcode.get(value)
+            return None if found is None else found.name
+
+        listed = [Part(v, n, name(v)) for v, n in _in_order(dimension, parts)]
+        rest = individuals - sum(parts.values())
+        return cls(dimension, (*listed, Part(None, rest)))
+
+
+def _in_order(dimension: str, parts: dict[str, int]) -> list[tuple[str, int]]:
+    """Sexes and age bands in their natural order; causes and origins largest first."""
+    if dimension == "age":
+        return sorted(parts.items(), key=lambda kv: band_bounds(kv[0]))
+    if dimension == "sex":
+        return sorted(parts.items())
+    return sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass(frozen=True)
 class Line:
     """One line of a table of figures: a location's (``pcode`` None: the reconciliation)."""
 
@@ -31,9 +89,10 @@ class Line:
     households: int | None
     partial: bool
     notes: tuple[str, ...]
+    breakdown: Breakdown | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "pcode": self.pcode,
             "name": self.name,
             "individuals": self.individuals,
@@ -41,9 +100,13 @@ class Line:
             "partial": self.partial,
             "notes": list(self.notes),
         }
+        if self.breakdown is not None:
+            data["breakdown"] = self.breakdown.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], pcode: str | None, name: str) -> Line:
+        breakdown = data.get("breakdown")
         return cls(
             pcode=data.get("pcode", pcode),
             name=data.get("name", name),
@@ -51,6 +114,7 @@ class Line:
             households=data["households"],
             partial=bool(data["partial"]),
             notes=tuple(data["notes"]),
+            breakdown=None if breakdown is None else Breakdown.from_json(breakdown),
         )
 
 
@@ -119,10 +183,16 @@ class TotalsReport:
         }
 
 
-def line_of(figure: Figure, index: LocationIndex, as_of: date) -> Line:
+def line_of(
+    figure: Figure, index: LocationIndex, as_of: date, dimension: str | None = None
+) -> Line:
     notes = figure.notes
     if figure.empty:
         notes = (f"no figures on or before {as_of.isoformat()}",)
+    breakdown = None
+    if dimension is not None:
+        breakdown = Breakdown.of(dimension, figure.parts or {}, figure.individuals, index)
+        notes += _part_notes(breakdown)
     return Line(
         pcode=figure.pcode,
         name=index.get(figure.pcode).name,
@@ -130,7 +200,27 @@ def line_of(figure: Figure, index: LocationIndex, as_of: date) -> Line:
         households=figure.households,
         partial=figure.partial,
         notes=notes,
+        breakdown=breakdown,
     )
+
+
+def _part_notes(breakdown: Breakdown) -> tuple[str, ...]:
+    """A part below zero (returns of people the source did not break down alike), or parts
+    adding up to more than the figure: said, not hidden."""
+    notes = []
+    negative = [p.value for p in breakdown.parts if p.value is not None and p.individuals < 0]
+    if negative:
+        notes.append(
+            f"warning: {breakdown.dimension} {', '.join(negative)} below zero: recorded "
+            "returns exceed what was broken down"
+        )
+    rest = breakdown.parts[-1].individuals
+    if rest < 0:
+        notes.append(
+            f"warning: the {breakdown.dimension} parts add up to {-rest:,} more than the "
+            "figure: the sources disagree"
+        )
+    return tuple(notes)
 
 
 def totals_of(
@@ -163,7 +253,7 @@ def totals_of(
                 known_at=moment.known_at,
                 position=position,
                 location=place,
-                total=line_of(parent, index, moment.as_of),
+                total=line_of(parent, index, moment.as_of, rule.dimension),
                 by=None if level is None else level_name(level),
                 rows=rows,
             )
@@ -176,7 +266,7 @@ def breakdown(
 ) -> tuple[Line, ...]:
     """Each location at ``level`` under ``location`` by the rule, plus the line that
     reconciles them with the parent's figure (negative, with a warning, when they exceed it)."""
-    lines = [line_of(f, rule.index, rule.as_of) for f in figures]
+    lines = [line_of(f, rule.index, rule.as_of, rule.dimension) for f in figures]
     rest = parent.individuals - sum(f.individuals for f in figures)
     rest_households = None
     if parent.households is not None and all(
@@ -191,6 +281,15 @@ def breakdown(
         )
     elif rest > 0:
         notes.append(f"part of {location.name}'s figure not attributed to any {level_name(level)}")
+    rest_breakdown = None
+    if rule.dimension is not None:
+        # the parent's parts less the rows', value by value: each column adds up too
+        rest_parts = dict(parent.parts or {})
+        for f in figures:
+            for value, n in (f.parts or {}).items():
+                rest_parts[value] = rest_parts.get(value, 0) - n
+        rest_parts = {v: n for v, n in rest_parts.items() if n != 0}
+        rest_breakdown = Breakdown.of(rule.dimension, rest_parts, rest, rule.index)
     lines.append(
         Line(
             pcode=None,
@@ -199,6 +298,7 @@ def breakdown(
             households=rest_households,
             partial=parent.partial,
             notes=tuple(notes),
+            breakdown=rest_breakdown,
         )
     )
     return tuple(lines)

@@ -28,6 +28,7 @@ class Row:
     ancestors: dict[str, str | None]
     superseded_at: int | None = None
     retracted: bool = False
+    parts: dict[str, dict[str, int]] = field(default_factory=dict)  # dimension → parts
 
     def column(self, name: str) -> str | None:
         return self.fact.pcode if name == "pcode" else self.ancestors[name]
@@ -47,7 +48,13 @@ class Log:
         return {"country": chain[-1], "adm1": by_level.get(1), "adm2": by_level.get(2)}
 
     def record(
-        self, kind: str, pcode: str, day: str, individuals: int, households: int | None = None
+        self,
+        kind: str,
+        pcode: str,
+        day: str,
+        individuals: int,
+        households: int | None = None,
+        parts: dict[str, dict[str, int]] | None = None,
     ) -> str:
         at = next(self._clock)
         fact = Fact(
@@ -55,7 +62,7 @@ class Log:
             day=date.fromisoformat(day), precision="day", individuals=individuals,
             households=households, created_at=at, recorded_at=at, position=len(self.rows) + 1,
         )  # fmt: skip
-        self.rows.append(Row(fact, self._ancestors(pcode)))
+        self.rows.append(Row(fact, self._ancestors(pcode), parts=parts or {}))
         return fact.record_id
 
     def _amend(self, record_id: str, retract: bool, **changes: Any) -> int:
@@ -65,7 +72,7 @@ class Log:
         self.rows[i] = replace(old, superseded_at=at)
         fact = replace(old.fact, version=old.fact.version + 1, recorded_at=at,
                        position=len(self.rows) + 1, **changes)  # fmt: skip
-        self.rows.append(Row(fact, self._ancestors(fact.pcode), retracted=retract))
+        self.rows.append(Row(fact, self._ancestors(fact.pcode), retracted=retract, parts=old.parts))
         return at
 
     def correct(self, record_id: str, **changes: Any) -> int:
@@ -123,6 +130,24 @@ class InMemoryFacts:
             ]  # fmt: skip
             out.append(sorted(found, key=lambda f: (f.day, f.pcode, f.position)))
         return out
+
+    def flow_parts(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str
+    ) -> list[dict[str, int]]:
+        by_position = {r.fact.position: r.parts.get(dimension, {}) for r in self.rows}
+        out = []
+        for found in self.flow_facts(queries, until):
+            summed: dict[str, int] = {}
+            for f in found:
+                sign = -1 if f.kind == "return" else 1
+                for value, n in by_position[f.position].items():
+                    summed[value] = summed.get(value, 0) + sign * n
+            out.append(summed)
+        return out
+
+    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
+        by_position = {r.fact.position: r.parts.get(dimension, {}) for r in self.rows}
+        return {p: dict(by_position.get(p, {})) for p in positions}
 
     def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]:
         return [

@@ -23,6 +23,8 @@ DTM_HEADER = (
     ("roundNumber", "#round+code"),
     ("displacementReason", "#cause+type"),
     ("numberMales", "#affected+idps+m"),
+    ("numberFemales", "#affected+idps+f"),
+    ("idpOriginAdmin1Name", "#adm1+name+origin"),
     ("idpOriginAdmin1Pcode", "#adm1+code+origin"),
     ("assessmentType", "#assessment+type"),
 )
@@ -40,6 +42,8 @@ def dtm_row(
     origin: str = "Not available",
     assessment: str = "BA",
     operation: str = "Test operation",
+    males: int | None = None,
+    females: int | None = None,
 ) -> dict[str, Any]:
     return {
         "operation": operation,
@@ -54,7 +58,9 @@ def dtm_row(
         "reportingDate": date,
         "roundNumber": round_,
         "displacementReason": reason,
-        "numberMales": 1,
+        "numberMales": "" if males is None else males,
+        "numberFemales": "" if females is None else females,
+        "idpOriginAdmin1Name": origin if origin == "Not available" else f"Region {origin}",
         "idpOriginAdmin1Pcode": origin,
         "assessmentType": assessment,
     }

@@ -31,7 +31,12 @@ class AggregateSaver:
     def new(self, record_id: UUID, stock: Stock) -> None:
         figure = validated(
             NewFigure,
-            **{**stock.figure, "individuals": stock.individuals, "households": stock.households},
+            **{
+                **stock.figure,
+                "individuals": stock.individuals,
+                "households": stock.households,
+                "breakdowns": stock.breakdowns,
+            },
         )
         self.aggregates.append(
             FigureRecord.from_input(figure, self.ledger.actor, record_id, stock.import_key)

@@ -4,6 +4,7 @@ test per branch, and the batched rule against the rule written one location at a
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import given, settings
@@ -194,6 +195,39 @@ def test_the_batched_rule_gives_the_rule_as_written(
                 plain.individuals, plain.households, plain.partial
             ), pcode  # fmt: skip
         assert _shown(shown[pcode]) == plain.records, pcode
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(step, st.integers(0, 5000)), min_size=2, max_size=25),
+       st.sampled_from(DAYS[2:]), st.data())  # fmt: skip
+def test_a_breakdown_is_the_rule_applied_part_by_part(
+    steps: list[tuple[tuple[object, ...], int]], as_of: str, data: st.DataObject
+) -> None:
+    """Any log whose records carry some women among their individuals: the breakdown's
+    part for women is the figure the plain rule gives when each record counts its women,
+    and the rest (not disaggregated) is the figure less the parts."""
+    log = Log(mali())
+    ids: list[str] = []
+    for s, women in steps:
+        if s[0] == "record":
+            kind, pcode, day, individuals, households = s[1:]  # type: ignore[misc]
+            some = {"sex": {"female": min(women, individuals)}} if women % 3 else {}
+            ids.append(log.record(kind, pcode, day, individuals, households, some))
+        elif ids and s[0] == "correct":
+            log.correct(ids[int(s[1]) % len(ids)], individuals=s[2])  # type: ignore[call-overload]
+    facts = InMemoryFacts(log.rows, log.now())
+    day = date.fromisoformat(as_of)
+    rule = FigureRule(facts, log.index, day, dimension="sex")
+    order = list(data.draw(st.permutations(PLACES)))
+    figures = rule.figures(order)
+    women = InMemoryFacts(
+        [replace(r, fact=replace(r.fact, individuals=r.parts.get("sex", {}).get("female", 0)))
+         for r in log.rows],
+        log.now(),
+    )  # fmt: skip
+    for pcode in PLACES:
+        expected = plain_figure(women, log.index, day, pcode).individuals
+        assert (figures[pcode].parts or {}).get("female", 0) == expected, pcode
 
 
 def test_the_batched_rule_keeps_the_facts_it_rests_on_when_explaining() -> None:

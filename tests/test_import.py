@@ -69,7 +69,12 @@ def test_dtm_locations_are_registered_from_the_file(ledger: Ledger, shared_data:
     assert index.get("AFG").name == "Afghanistan" and index.get("AFG").level == 0
     assert (index.get("AF06").parent, index.get("AF06").level) == ("AFG", 1)
     assert (index.get("AF0616").name, index.get("AF0616").parent) == ("Shinwar", "AF06")
-    assert "AF09" not in index  # origins are summed away, never registered
+    # an origin admin1 is registered under the row's country, with the row's name for it
+    assert (index.get("AF09").name, index.get("AF09").parent, index.get("AF09").level) == (
+        "Baghlan",
+        "AFG",
+        1,
+    )
 
 
 def test_dtm_api_json(ledger: Ledger, shared_data: Path) -> None:

@@ -137,7 +137,10 @@ def test_versions_replay_what_changed_who_and_why() -> None:
         ({"individuals": True}, "individuals must be a whole number ≥ 0, got True"),
         ({"households": "-1"}, "households must be a whole number ≥ 0, got -1"),
         ({"households": "40000"}, "households (40000) cannot exceed individuals (38172)"),
-        ({"kind": "stock"}, "KIND 'stock' is not one of assessment, registration, return"),
+        (
+            {"kind": "stock"},
+            "KIND 'stock' is not one of assessment, registration, return, new_displacement",
+        ),
         ({"date": "2999-01"}, "date 2999-01 is in the future"),
         ({"date": "1850"}, "date 1850 is before 1900"),
         ({"source": {"publisher": " "}}, "source is required (who published the figure)"),

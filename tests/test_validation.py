@@ -68,7 +68,9 @@ def test_a_bad_record_is_refused_and_writes_nothing(
 def test_an_unknown_kind_is_refused_and_writes_nothing(db: str) -> None:
     args = record(db)
     args[1] = "census"
-    refused(db, args, "KIND 'census' is not one of assessment, registration, return")
+    refused(
+        db, args, "KIND 'census' is not one of assessment, registration, return, new_displacement"
+    )
 
 
 def test_an_ambiguous_location_is_refused_listing_the_candidates(db: str) -> None:

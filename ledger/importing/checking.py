@@ -7,6 +7,7 @@ as new ones (registered with the import); nothing is written here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from uuid import UUID
 import msgspec
 from pydantic import ValidationError
 
+from ledger.breakdowns import DIMENSIONS, checked, parse_list_cell
 from ledger.errors import InvalidInput, LedgerError
 from ledger.importing.identity import scope_of, stock_key
 from ledger.importing.rows import SourceRow
@@ -36,8 +38,10 @@ _SOURCE_COLUMNS = {
     "source.published_on": "published_on",
     "source.url": "source_url",
     "source.round": "round",
+    "source.rounded": "rounded",
 }
 _ENCODE = msgspec.json.Encoder().encode
+_NAMED_CODE = re.compile(r"^(.*\S)\s*\(([A-Za-z0-9]+)\)$")
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class _Checked:
 
 def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str]) -> dict[str, Any]:
     """The ``NewFigure`` input of a row (``shape`` as ``RowChecker.check`` builds it)."""
-    kind, date, publisher, report, round_, url, published_on, origin, cause, note = shape
+    kind, date, publisher, report, round_, url, published_on, rounded, origin, cause, note = shape
     return {
         "kind": kind,
         "pcode": pcode,
@@ -100,6 +104,7 @@ def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str])
             "round": round_,
             "url": url,
             "published_on": published_on,
+            "rounded": rounded,
         },
         "origin": origin,
         "cause": _blank(cause) or None,
@@ -112,6 +117,11 @@ class _Problem(Exception):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+
+
+def _number(texts: Any) -> list[int]:
+    """The counts among some cells (what is not one is checked, and named, later)."""
+    return [int(t) for t in (str(x).strip().replace(",", "") for x in texts) if t.isdigit()]
 
 
 def _blank(text: str | None) -> str:
@@ -151,6 +161,8 @@ class RowChecker:
         errors: list[RowError] = []
         if "__extra__" in v:
             errors.append(RowError(row.line, None, v["__extra__"], "more cells than columns"))
+        if v.get("invalid"):  # the publisher's own flag (HDX HAPI's error column)
+            errors.append(self.error(row, "invalid", v["invalid"]))
         found: dict[str, Location] = {}
         pcode = "ZZZ"
         try:
@@ -175,6 +187,7 @@ class RowChecker:
             v.get("round"),
             v.get("source_url"),
             v.get("published_on"),
+            v.get("rounded"),
             origin,
             v.get("cause"),
             v.get("note"),
@@ -208,6 +221,9 @@ class RowChecker:
                 record_id = UUID(v["record_id"])
             except ValueError:
                 return None, [self.error(row, "record_id", "not a record id (a UUID)")]
+        breakdowns, part_errors = self._breakdowns(row, individuals, found)
+        if part_errors:
+            return None, part_errors
         self.new_locations.update(found)
         atype = _blank(v.get("assessment_type")).upper()
         extra = () if self.dtm else (origin or "", checked.cause or "")
@@ -241,9 +257,90 @@ class RowChecker:
             households,
             _blank(v.get("cause")) or None,
             _blank(v.get("origin")) or None,
+            None if breakdowns is None else _ENCODE(breakdowns),
             _ENCODE(payload),
             _ENCODE(row.raw) if self.keep_raw else None,
         ), []
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        """The dimensions this file's columns can break a figure down by (what its stocks
+        say of them replaces what an existing record had)."""
+        fields = set(self.columns)
+        found = {f.split(":", 1)[0] for f in fields if f.startswith(("sex:", "age:"))}
+        found |= {f.removesuffix("_parts") for f in fields if f.endswith("_parts")}
+        if self.dtm:
+            found |= {f for f in ("cause", "origin") if f in fields}
+        return tuple(d for d in DIMENSIONS if d in found)
+
+    def _breakdowns(
+        self, row: SourceRow, individuals: int, found: dict[str, Location]
+    ) -> tuple[dict[str, dict[str, int]] | None, list[RowError]]:
+        """A row's breakdowns: its sex and age columns and list cells; a DTM row's reason
+        and origin are the parts it is of its stock ("Not available": not disaggregated)."""
+        v = row.values
+        raw: dict[str, dict[str, Any]] = {}
+        where: dict[str, str] = {}
+        for key, text in v.items():
+            if key.startswith(("sex:", "age:")) and text:
+                dimension, value = key.split(":", 1)
+                raw.setdefault(dimension, {})[value] = text
+                where.setdefault(dimension, key)
+        if sum(_number(raw.get("sex", {}).values())) == 0 and individuals:
+            raw.pop("sex", None)  # DTM writes 0 and 0 where it has no sex breakdown
+        try:
+            for dimension in ("cause", "origin"):
+                cell = v.get(f"{dimension}_parts")
+                if cell:
+                    where[dimension] = f"{dimension}_parts"
+                    raw[dimension] = parse_list_cell(dimension, cell)
+            if self.dtm and _blank(v.get("cause")):
+                where["cause"] = "cause"
+                raw["cause"] = {_blank(v.get("cause")): individuals}
+            if self.dtm and _blank(v.get("origin")):
+                where["origin"] = "origin"
+                raw["origin"] = {self._dtm_origin(v, found): individuals}
+            elif "origin" in raw:
+                raw["origin"] = {
+                    self._origin(query, v, found): n for query, n in raw["origin"].items()
+                }
+            return checked(raw, individuals), []
+        except _Problem as problem:
+            return None, [self.error(row, problem.field, problem.reason)]
+        except (ValueError, LedgerError) as error:
+            dimension = str(error).removeprefix("breakdown ").split(":")[0].split(" ")[0]
+            return None, [self.error(row, where.get(dimension, "breakdown"), str(error))]
+
+    def _origin(self, query: str, v: dict[str, str], found: dict[str, Location]) -> str:
+        """An origin of a list cell: a p-code or a name, or, as exports write them,
+        ``Name (P-CODE)``, registered as an admin1 of the row's country if unknown."""
+        named = _NAMED_CODE.match(query)
+        if named:
+            return self._dtm_origin(
+                {"origin": named[2], "origin_name": named[1], "country_code":
+                 v.get("country_code", "")}, found,
+            )  # fmt: skip
+        try:
+            return self.index.resolve(query).location.pcode
+        except LedgerError as error:
+            raise _Problem("origin_parts", str(error)) from None
+
+    def _dtm_origin(self, v: dict[str, str], found: dict[str, Location]) -> str:
+        """A DTM row's origin admin1: known, or registered with the row's name for it under
+        the row's country."""
+        code = _blank(v.get("origin")).upper()
+        known = self.index.by_pcode.get(code) or self.new_locations.get(code) or found.get(code)
+        if known is not None:
+            return known.pcode
+        country = _blank(v.get("country_code")).upper()
+        if not country:
+            raise _Problem("origin", f"origin {code} is not a known location, and the row names "
+                           "no country to register it under")  # fmt: skip
+        try:
+            self._ensure(Location(code, _blank(v.get("origin_name")), 1, country), found, code)
+        except _Problem as problem:
+            raise _Problem("origin", f"origin {problem.reason} (an origin name column)") from None
+        return code
 
     def _invalid(self, row: SourceRow, detail: Any) -> RowError:
         loc = [str(p) for p in detail.get("loc", ())]

@@ -88,7 +88,11 @@ def load_records(ledger: Ledger, ids: list[UUID]) -> dict[UUID, FigureRecord]:
 
 
 def decide(
-    stock: Stock, record_id: UUID, existing: FigureRecord | None, file_name: str
+    stock: Stock,
+    record_id: UUID,
+    existing: FigureRecord | None,
+    file_name: str,
+    carried: tuple[str, ...] = (),
 ) -> tuple[Planned, Correction | None]:
     """What the stock does to the ledger: a new record (no existing one), a correction of
     the existing record (returned), or nothing. The stock's values were validated row by
@@ -114,6 +118,7 @@ def decide(
         households_unknown=stock.households is None,
         date=FigureDate.parse(figure["date"]),
         pcode=figure["pcode"],
+        breakdowns={d: (stock.breakdowns or {}).get(d, {}) for d in carried} or None,
         reason=f"revised by {file_name}, {stock.rows_text}",
         citation=f"{file_name} {stock.rows_text}",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,8 @@ class FileFormat(StrEnum):
     HXL = "hxl"
     DTM_JSON = "dtm-json"
     CSV = "csv"
+    GIDD = "gidd"  # IDMC's Global Internal Displacement Database, a country file
+    HAPI = "hapi"  # HDX HAPI's normalised IDP file
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,30 @@ PLAIN_COLUMNS = {
     "import_key": "import_key",
     "assessment_type": "assessment_type",
     "operation": "operation",
+    "rounded": "rounded",
+    # breakdowns (ledger.breakdowns): counts, and list cells "VALUE=N; VALUE=N"
+    "females": "sex:female",
+    "males": "sex:male",
+    "cause_breakdown": "cause_parts",
+    "origin_breakdown": "origin_parts",
 }
+_PLAIN_AGE = re.compile(r"^age_(\d{1,3})_(\d{1,3})$|^age_(\d{1,3})_?plus$")
+_HXL_AGE = re.compile(r"^age(\d{1,3})_(\d{1,3})$|^age(\d{1,3})plus$")
+
+
+def age_field(match: re.Match[str]) -> str:
+    """The canonical field of an age band column (``age:0-4``, ``age:60+``)."""
+    lower, upper, open_lower = match.groups()
+    return f"age:{lower}-{upper}" if open_lower is None else f"age:{open_lower}+"
+
+
+def plain_field(name: str) -> str | None:
+    """The canonical field a plain CSV column (its normalised name) feeds."""
+    if name in PLAIN_COLUMNS:
+        return PLAIN_COLUMNS[name]
+    age = _PLAIN_AGE.match(name)
+    return age_field(age) if age else None
+
 
 DTM_JSON_FIELDS = {
     "operation": "operation",
@@ -69,6 +95,8 @@ DTM_JSON_FIELDS = {
     "reportingDate": "date",
     "roundNumber": "round",
     "displacementReason": "cause",
+    "numberMales": "sex:male",
+    "numberFemales": "sex:female",
     "idpOriginAdmin1Pcode": "origin",
     "idpOriginAdmin1Name": "origin_name",
     "assessmentType": "assessment_type",
@@ -90,8 +118,10 @@ def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
     name = tag.lstrip("#").lower()
     if "origin" in a:
         if name in ("adm1", "adm2", "adm3", "loc", "country") and "code" in a:
-            return "origin"
+            return "origin_parts" if "list" in a else "origin"
         return "origin_name" if "name" in a else None
+    if name == "cause" and "list" in a:
+        return "cause_parts"
     if name in ("country", "adm1", "adm2", "adm3"):
         if "code" in a:
             return f"{name}_code"
@@ -101,10 +131,17 @@ def hxl_field(tag: str, attributes: frozenset[str]) -> str | None:
     if name == "adm" and "level" in a:
         return "admin_level"
     if name == "affected" and "idps" in a:
-        rest = a - {"idps"}
-        if rest <= {"ind", "i", "total"}:
+        rest = a - {"idps", "ind"}
+        if rest <= {"i", "total"}:
             return "individuals"
-        return "households" if rest in ({"hh"}, {"households"}) else None
+        if rest == {"rounded"}:
+            return "rounded"
+        if rest == {"f"} or rest == {"m"}:  # DTM's numberFemales / numberMales
+            return "sex:female" if rest == {"f"} else "sex:male"
+        age = _HXL_AGE.match(next(iter(rest))) if len(rest) == 1 else None
+        if age:
+            return age_field(age)
+        return "households" if rest in ({"hh"}, {"households"}) and "ind" not in a else None
     if name == "date":
         if not a or a == {"reported"}:
             return "date"
@@ -209,11 +246,19 @@ def check_text(path: Path) -> None:
 
 
 def detect_format(path: Path) -> FileFormat:
-    """JSON if it starts with ``{``; HXL if a hashtag row is among the first 25 lines; else CSV."""
+    """JSON if it starts with ``{``; IDMC GIDD or HDX HAPI by their header's columns; HXL if
+    a hashtag row is among the first 25 lines; else CSV."""
+    from ledger.importing.published import header_names, is_gidd, is_hapi
+
     with path.open("rb") as handle:
         head = handle.read(65536).decode("utf-8-sig", errors="replace")
     if head.lstrip().startswith(("{", "[")):
         return FileFormat.DTM_JSON
+    names = header_names(path)
+    if is_gidd(names):
+        return FileFormat.GIDD
+    if is_hapi(names):
+        return FileFormat.HAPI
     for cells in csv.reader(io.StringIO("\n".join(head.splitlines()[:25]))):
         tagged = [c for c in cells if c.strip()]
         if tagged and sum(c.strip().startswith("#") for c in tagged) * 2 >= len(tagged):
@@ -229,6 +274,10 @@ def open_rows(path: Path, fmt: FileFormat) -> TableReader:
         return _hxl(path)
     if fmt is FileFormat.DTM_JSON:
         return _dtm_json(path)
+    if fmt in (FileFormat.GIDD, FileFormat.HAPI):
+        from ledger.importing.published import gidd_rows, hapi_rows
+
+        return gidd_rows(path) if fmt is FileFormat.GIDD else hapi_rows(path)
     return _plain_csv(path)
 
 
@@ -265,10 +314,11 @@ def _plain_csv(path: Path) -> TableReader:
     columns: dict[str, str] = {}
     position: dict[str, int] = {}
     for i, name in enumerate(names):
-        if name in PLAIN_COLUMNS and PLAIN_COLUMNS[name] not in columns:
-            columns[PLAIN_COLUMNS[name]] = header[i]
-            position[PLAIN_COLUMNS[name]] = i
-    unknown = [h for h, n in zip(header, names, strict=True) if n and n not in PLAIN_COLUMNS]
+        field = plain_field(name)
+        if field is not None and field not in columns:
+            columns[field] = header[i]
+            position[field] = i
+    unknown = [h for h, n in zip(header, names, strict=True) if n and plain_field(n) is None]
     if unknown:
         handle.close()
         raise InvalidInput(

@@ -74,6 +74,7 @@ class BulkSaver:
                 cause=figure["cause"],
                 note=figure["note"],
                 import_key=stock.import_key,
+                breakdowns=stock.breakdowns,
             )
         )
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 
+from ledger.breakdowns import checked
 from ledger.importing.identity import record_key
 
 _DECODE = msgspec.json.Decoder().decode
@@ -32,12 +33,27 @@ class Stock:
     figure: dict[str, Any]
     record_id: UUID | None
     import_key: str | None
+    breakdowns: dict[str, dict[str, int]] | None = None
 
     @property
     def rows_text(self) -> str:
         shown = ", ".join(str(n) for n in self.lines[:8])
         more = f" and {len(self.lines) - 8} more" if len(self.lines) > 8 else ""
         return f"row{'s' if len(self.lines) > 1 else ''} {shown}{more}"
+
+
+def summed(rows: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]] | None:
+    """A stock's breakdowns: its rows' parts added value by value (each row's are within
+    its individuals, so the sums are within the stock's); canonical order."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for dimension, parts in row.items():
+            kept = out.setdefault(dimension, {})
+            for value, n in parts.items():
+                kept[value] = kept.get(value, 0) + n
+    if not out:
+        return None
+    return checked(out, sum(sum(p.values()) for p in out.values()))
 
 
 class StagingArea:
@@ -48,13 +64,13 @@ class StagingArea:
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE parts (key TEXT, atype TEXT, arank INT, line INT, individuals INT,"
-            " households INT, cause TEXT, origin TEXT, payload TEXT, raw TEXT);"
+            " households INT, cause TEXT, origin TEXT, breakdowns TEXT, payload TEXT, raw TEXT);"
             "CREATE TABLE rejected (line INTEGER PRIMARY KEY);"
             "CREATE TABLE seen (id TEXT PRIMARY KEY);"
         )
 
     def add(self, parts: list[tuple[Any, ...]]) -> None:
-        self.db.executemany("INSERT INTO parts VALUES (?,?,?,?,?,?,?,?,?,?)", parts)
+        self.db.executemany("INSERT INTO parts VALUES (?,?,?,?,?,?,?,?,?,?,?)", parts)
 
     def repeats(self, dtm: bool) -> Iterator[tuple[int, int, tuple[str, ...]]]:
         """Rows that repeat an earlier row's identity: (line, first line, raw cells)."""
@@ -74,12 +90,13 @@ class StagingArea:
         query = (
             "SELECT key, atype, SUM(individuals), CASE WHEN COUNT(households) = COUNT(*) "
             "THEN SUM(households) END, group_concat(line), MIN(line), payload, "
-            "CASE WHEN COUNT(DISTINCT cause) = 1 AND COUNT(cause) = COUNT(*) THEN MIN(cause) END "
+            "CASE WHEN COUNT(DISTINCT cause) = 1 AND COUNT(cause) = COUNT(*) THEN MIN(cause) END, "
+            "json_group_array(json(breakdowns)) FILTER (WHERE breakdowns IS NOT NULL) "
             "FROM parts WHERE line NOT IN (SELECT line FROM rejected) "
             "GROUP BY key, arank, atype ORDER BY key, arank, atype"
         )
         previous: Stock | None = None
-        for key, atype, ind, hh, lines, _first, payload, cause in self.db.execute(query):
+        for key, atype, ind, hh, lines, _first, payload, cause, parts in self.db.execute(query):
             figure = _DECODE(payload)
             figure["cause"] = cause
             record_id = figure.pop("record_id")
@@ -93,6 +110,7 @@ class StagingArea:
                 figure=figure,
                 record_id=None if record_id is None else UUID(record_id),
                 import_key=explicit_key or (record_key(key, atype) if record_id is None else None),
+                breakdowns=summed(_DECODE(parts)),
             )
             chosen = previous if previous is not None and previous.key == key else None
             if chosen is None:

@@ -254,6 +254,7 @@ def _write(
         transaction = ledger.recorder.transaction(commit=True)  # type: ignore[attr-defined]
         saver = make_saver(ledger)
     scopes: set[str] = set()
+    carried = checker.carried
     with transaction:
         if checker.new_locations:
             report.locations = sorted(checker.new_locations)
@@ -283,10 +284,10 @@ def _write(
                 scopes.add(scope)
             batch.append(stock)
             if len(batch) >= options.batch_size:
-                done += _save_batch(ledger, staging, batch, saver, file_name, planned)
+                done += _save_batch(ledger, staging, batch, saver, file_name, planned, carried)
                 tick("writing", done)
                 batch = []
-        done += _save_batch(ledger, staging, batch, saver, file_name, planned)
+        done += _save_batch(ledger, staging, batch, saver, file_name, planned, carried)
         tick("writing", done)
         _missing(ledger, staging, scopes, options, saver, file_name, planned)
 
@@ -298,12 +299,13 @@ def _save_batch(
     saver: Saver | None,
     file_name: str,
     planned: OnPlan,
+    carried: tuple[str, ...],
 ) -> int:
     ids = [stock_id(s) for s in batch]
     existing = load_records(ledger, ids)
     for stock, rid in zip(batch, ids, strict=True):
         record = existing.get(rid)
-        item, correction = decide(stock, rid, record, file_name)
+        item, correction = decide(stock, rid, record, file_name, carried)
         planned(item)
         if saver is None:
             continue

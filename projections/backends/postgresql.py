@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from ledger.backends import EVENTS_TABLE, Cursor
 from ledger.backends.postgresql import PostgresStore
+from ledger.breakdowns import DIMENSIONS
 from ledger.fields import FIGURE_FIELDS, MAX_COUNT
-from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels
+from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels, parts_statement
 from projections.schema import DETAILS, LOCATIONS, VERSION_INDEXES, VERSIONS
 
 DDL_LOCK = 0x646C6564  # "dled": serialises read-model DDL across processes
@@ -77,6 +78,29 @@ INSERT INTO {DETAILS.name} ({", ".join(DETAILS.names)}) SELECT {details} FROM n
 
 
 _COPY = _copy_statement()
+_PAGE_DETAILS = (
+    f"FROM {DETAILS.name} AS d CROSS JOIN LATERAL json_each(d.breakdowns::json) AS b "
+    "CROSS JOIN LATERAL json_each(b.value) AS p "
+    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL"
+)
+_PARTS = parts_statement(
+    f"SELECT d.position, b.key, p.key, (p.value #>> '{{}}')::bigint {_PAGE_DETAILS}",
+    "(d.breakdowns::json -> '{key}') IS NOT NULL",
+)
+_DIMENSIONS = ", ".join(f"'{d}'" for d in DIMENSIONS)
+# anything the ledger never writes (as on SQLite): a count of up to 12 digits is in range
+_BAD_PARTS = (
+    f"SELECT 1 FROM {DETAILS.name} AS d CROSS JOIN LATERAL json_each(d.breakdowns::json) AS b "
+    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL "
+    f"AND (json_typeof(b.value) <> 'object' OR b.key NOT IN ({_DIMENSIONS}) OR EXISTS ("
+    "SELECT 1 FROM json_each(b.value) AS p WHERE json_typeof(p.value) <> 'number' "
+    "OR (p.value #>> '{}') !~ '^[0-9]{1,12}$')) LIMIT 1"
+)
+
+
+def _named(statement: str) -> str:
+    """``:name`` parameters in psycopg's ``%(name)s`` style (``%`` doubled)."""
+    return statement.replace("%", "%%").replace(":after", "%(after)s").replace(":last", "%(last)s")
 
 
 class ReadModelsOf(ReadModels, PostgresStore):
@@ -121,6 +145,18 @@ class ReadModelsOf(ReadModels, PostgresStore):
         except psycopg.DataError as error:  # a state that is not JSON, a count out of range
             raise NotSetBased(str(error)) from error
         return int(cur.rowcount)
+
+    def fill_parts(self, cur: Cursor, after: int, last: int) -> None:
+        import psycopg
+
+        bounds = {"after": after, "last": last}
+        try:
+            cur.execute(_named(_BAD_PARTS), bounds)
+            if cur.fetchone() is not None:
+                raise NotSetBased("breakdowns the ledger does not write")
+            cur.execute(_named(_PARTS), bounds)
+        except psycopg.DataError as error:  # a state that is not JSON, a count out of range
+            raise NotSetBased(str(error)) from error
 
     batch_base = 1  # the key of a batch's first element
 

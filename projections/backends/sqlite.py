@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 from ledger.backends import EVENTS_TABLE, Cursor
 from ledger.backends.sqlite import SqliteStore, sqlite_path
+from ledger.breakdowns import DIMENSIONS
 from ledger.fields import FIGURE_FIELDS, MAX_COUNT
-from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels
+from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels, parts_statement
 from projections.schema import DETAILS, VERSION_INDEXES, VERSIONS
 
 SCRATCH = "dlp_scratch"  # the name a prefetch's scratch database is attached under
@@ -108,6 +109,25 @@ def copy_statements(table: str, *, ranged: bool) -> tuple[str, str]:
     )
 
 
+_PAGE_DETAILS = (
+    f"FROM {DETAILS.name} AS d, json_each(d.breakdowns) AS b, json_each(b.value) AS p "
+    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL"
+)
+_PARTS = parts_statement(
+    f"SELECT d.position, b.key, p.key, p.value {_PAGE_DETAILS}",
+    "json_type(d.breakdowns, '$.{key}') IS NOT NULL",
+)
+_DIMENSIONS = ", ".join(f"'{d}'" for d in DIMENSIONS)
+# anything the ledger never writes: a dimension that is not one or not an object, a count
+# that is not a whole number in range (json_each over a non-object fails: also caught)
+_BAD_PARTS = (
+    f"SELECT 1 FROM {DETAILS.name} AS d, json_each(d.breakdowns) AS b "
+    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL "
+    f"AND (b.type IS NOT 'object' OR b.key NOT IN ({_DIMENSIONS}) OR EXISTS ("
+    "SELECT 1 FROM json_each(b.value) AS p WHERE p.type IS NOT 'integer' "
+    f"OR p.value < 0 OR p.value > {MAX_COUNT})) LIMIT 1"
+)
+
 _TEMP = "temp.dlp_new"
 _IN_LINE = (
     "DELETE FROM temp.dlp_new",
@@ -154,6 +174,16 @@ class ReadModelsOf(ReadModels, SqliteStore):
         for statement in _IN_LINE[2:]:
             cur.execute(statement)
         return taken
+
+    def fill_parts(self, cur: Cursor, after: int, last: int) -> None:
+        bounds = {"after": after, "last": last}
+        try:
+            cur.execute(_BAD_PARTS, bounds)
+            if cur.fetchone() is not None:
+                raise NotSetBased("breakdowns the ledger does not write")
+            cur.execute(_PARTS, bounds)
+        except sqlite3.DatabaseError as error:  # malformed JSON text
+            raise NotSetBased(str(error)) from error
 
     batch_base = 0  # the key of a batch's first element
 
