@@ -75,9 +75,12 @@ class SyntheticClock:
         return self.now
 
 
-def ledger_items(events: int, seed: int = 7, cat: Catalogue | None = None) -> Iterator[Item]:
+def ledger_items(
+    events: int, seed: int = 7, cat: Catalogue | None = None, *, breakdowns: bool = False
+) -> Iterator[Item]:
     """``events`` figure-record events: records, then their corrections and retractions
-    some thousands of events later."""
+    some thousands of events later. ``breakdowns``: every record broken down by sex, by
+    cause and by origin (an admin1 of its country), as DTM rows give them."""
     cat = cat or catalogue()
     rnd = random.Random(seed)
     countries = list(cat.admin1)
@@ -113,6 +116,16 @@ def ledger_items(events: int, seed: int = 7, cat: Catalogue | None = None) -> It
             day = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         households = None if rnd.random() < 0.2 else individuals // (4 + int(rnd.random() * 4))
         record_id = _uuid(rnd)
+        parts = None
+        if breakdowns:
+            women = individuals * (40 + int(rnd.random() * 20)) // 100
+            conflict = individuals * (60 + int(rnd.random() * 40)) // 100
+            origin = regions[int(rnd.random() * len(regions))]
+            parts = {
+                "sex": {"female": women, "male": individuals - women},
+                "cause": {"Conflict": conflict, "Natural disaster": individuals - conflict},
+                "origin": {origin: individuals // 2},
+            }
         yield NewRecord(
             record_id=record_id,
             kind=kind,
@@ -122,6 +135,7 @@ def ledger_items(events: int, seed: int = 7, cat: Catalogue | None = None) -> It
             individuals=individuals,
             households=households,
             source={"publisher": "DTM", "report": f"{country} round {day:%Y-%m}"},
+            breakdowns=parts,
         )
         emitted += 1
         amend = rnd.random()

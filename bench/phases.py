@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import resource
 import statistics
@@ -35,8 +36,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+BREAKDOWNS = os.environ.get("DLEDGER_BENCH_BREAKDOWNS") == "1"  # every record broken down
+
+
 def _chunks(events: int) -> Any:
-    items = ledger_items(events, SEED)
+    items = ledger_items(events, SEED, breakdowns=BREAKDOWNS)
     while chunk := list(itertools.islice(items, CHUNK)):
         yield chunk
 
@@ -199,8 +203,9 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
         past = RECORDING_START + (RECORDING_END - RECORDING_START) * rnd.random()
         known = past if i % 2 else now
         moments.append(Moment(as_of, known))
-    ours, theirs, explains, mismatches = [], [], [], 0
+    ours, theirs, explains, broken, mismatches = [], [], [], [], 0
     reader.totals(moments[0], country, "admin1")  # warm the statement cache
+    reader.totals(moments[0], country, "admin1", "sex")
     duck.totals(to_micros(moments[0].known_at), moments[0].as_of, country)
     for moment in moments:
         ms, result = _timed(partial(reader.totals, moment, country, "admin1"))
@@ -215,6 +220,10 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
             mismatches += 1
         ms, _ = _timed(partial(reader.explain, moment, region))
         explains.append(ms)
+        ms, parted = _timed(partial(reader.totals, moment, country, "admin1", "sex"))
+        broken.append(ms)
+        if parted.countries[0].total.individuals != totals.total.individuals:
+            mismatches += 1
     reader.close()
     return {
         "rows": duck.rows,
@@ -225,6 +234,7 @@ def queries(target: str, events: int, count: int = 40) -> dict[str, Any]:
         "totals": _stats(ours),
         "duckdb": _stats(theirs),
         "explain": _stats(explains),
+        "totals_by_sex": _stats(broken),
         "mismatches": mismatches,
         "queries": count,
         "rss_mb": peak_rss_mb(),

@@ -63,14 +63,16 @@ FIGURE_FIELDS: tuple[Field, ...] = (
         "#affected+idps+hh", amendable=True,
     ),
     Field("source", "json", False, "details", "source"),
-    Field("origin", "code", True, "details", "origin", "origin", "#loc+code+origin"),
-    Field("cause", "text", True, "details", "cause", "cause", "#cause+type"),
+    # origin, cause and breakdowns sit in the figure table: totals --breakdown reads them
+    # with the flows it scans (a join to the detail table per flow row doubled its cost)
+    Field("origin", "code", True, "versions", "origin", "origin", "#loc+code+origin"),
+    Field("cause", "text", True, "versions", "cause", "cause", "#cause+type"),
     Field("note", "text", True, "details", "note", "note", "#meta+note"),
     Field("actor", "text", False, "details", "actor", None, "#meta+actor"),
     Field("import_key", "text", True, "details", "import_key", "import_key", "#meta+key"),
     # {dimension: {value: individuals}} (ledger.breakdowns); absent from events stored
     # before layout 7, which read as None; exported as several columns (records.py)
-    Field("breakdowns", "json", True, "details", "breakdowns", amendable=True),
+    Field("breakdowns", "json", True, "versions", "breakdowns", amendable=True),
 )  # fmt: skip
 
 BY_NAME = {f.name: f for f in FIGURE_FIELDS}

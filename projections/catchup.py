@@ -32,7 +32,6 @@ from projections.schema import (
     DETAILS,
     EPOCH_ORDINAL,
     MICROS_PER_DAY,
-    PARTS,
     POSITIONS,
     SCHEMA_VERSION,
     TABLES,
@@ -244,7 +243,6 @@ class Projection:
                     raise NotSetBased(f"{taken} of {new} new records")
             projector.apply_snapshots(events)
             projector.apply_figures(events)
-            m.fill_parts(cur, start, last)
             self._raise_lead(cur, start, last)
 
     def _claim(self, cur: Cursor, old: int, new: int) -> None:
@@ -287,8 +285,8 @@ class Projection:
         return self.catch_up(progress)
 
     def checksum(self) -> str:
-        """SHA-256 over every row of the figure table, details and breakdown parts
-        included, in record and version order (the same on every backend)."""
+        """SHA-256 over every row of the figure table, details included, in record and
+        version order (the same on every backend)."""
         digest = hashlib.sha256()
         columns = [f"v.{c}" for c in VERSIONS.names] + [f"d.{c}" for c in DETAILS.names[1:]]
         with self.models.streaming(self.conn) as cur:
@@ -296,16 +294,6 @@ class Projection:
                 f"SELECT {', '.join(columns)} FROM {VERSIONS.name} AS v "
                 f"JOIN {DETAILS.name} AS d ON d.position = v.position "
                 "ORDER BY v.record_id, v.version"
-            )
-            while rows := cur.fetchmany(10_000):
-                for row in rows:
-                    digest.update(json.dumps(list(row), ensure_ascii=False).encode())
-                    digest.update(b"\n")
-        with self.models.streaming(self.conn) as cur:
-            cur.execute(
-                f"SELECT v.record_id, v.version, t.dimension, t.value, t.individuals "
-                f"FROM {PARTS.name} AS t JOIN {VERSIONS.name} AS v ON v.position = t.position "
-                "ORDER BY v.record_id, v.version, t.dimension, t.value"
             )
             while rows := cur.fetchmany(10_000):
                 for row in rows:

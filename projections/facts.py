@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
@@ -24,7 +24,6 @@ from projections.schema import (
     DETAILS,
     EPOCH_ORDINAL,
     MICROS_PER_DAY,
-    PARTS,
     VERSIONS,
     VIEW_LEAD,
 )
@@ -50,6 +49,7 @@ class Fact:
     created_at: int
     recorded_at: int
     position: int
+    parts: dict[str, int] | None = None  # by the dimension asked for, when one was
 
     @property
     def signed_individuals(self) -> int:
@@ -68,6 +68,7 @@ class FlowSum:
     households: int = 0
     records: int = 0
     without_households: int = 0
+    parts: dict[str, int] | None = None  # by the dimension asked for, signed like the sums
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,12 @@ class Details:
 class Facts(Protocol):
     """The figure rule's questions, each about many locations at once, as of ``until``."""
 
-    def baselines(self, pcodes: Sequence[str], until: date) -> dict[str, list[Fact]]:
+    def baselines(
+        self, pcodes: Sequence[str], until: date, dimension: str | None = None
+    ) -> dict[str, list[Fact]]:
         """For each location, every assessment at it on its latest assessed day ≤ until,
-        recorded first to recorded last (the last is the baseline)."""
+        recorded first to recorded last (the last is the baseline); with ``dimension``,
+        each with its parts by it."""
         ...
 
     def present(self, pcodes: Sequence[str], level: int, until: date) -> set[str]:
@@ -115,21 +119,15 @@ class Facts(Protocol):
         dated ≤ until."""
         ...
 
-    def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]: ...
+    def flow_sums(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str | None = None
+    ) -> list[FlowSum]:
+        """Registrations minus returns per question; with ``dimension``, their parts by it
+        too (records without the dimension add to no part)."""
+        ...
 
     def flow_facts(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
         """The records ``flow_sums`` adds up, in date order."""
-        ...
-
-    def flow_parts(
-        self, queries: Sequence[FlowQuery], until: date, dimension: str
-    ) -> list[dict[str, int]]:
-        """What ``flow_sums`` adds up, part by part of one dimension (value → signed
-        individuals; records without the dimension add nothing here)."""
-        ...
-
-    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
-        """The parts of one dimension of these versions (by log position)."""
         ...
 
 
@@ -143,6 +141,23 @@ _CURRENT = (
     "{t}.recorded_at <= ? AND ({t}.superseded_at IS NULL OR {t}.superseded_at > ?) "
     "AND {t}.retracted = 0"
 )
+SINGLE_VALUED = ("cause", "origin")  # a record's own cause or origin: one value for all
+
+
+def parts_from(
+    breakdowns: str | None,
+    cause: str | None,
+    origin: str | None,
+    individuals: int,
+    dimension: str,
+) -> dict[str, int]:
+    """A version's parts by one dimension: its breakdowns' (stored JSON text), else its
+    single cause or origin as a part of all its individuals."""
+    found = json.loads(breakdowns).get(dimension) if breakdowns else None
+    if found:
+        return dict(found)
+    single = {"cause": cause, "origin": origin}.get(dimension)
+    return {single: individuals} if single else {}
 
 
 def _current(alias: str) -> str:
@@ -183,7 +198,9 @@ class SqlFacts:
         self.cur.execute(self.models.sql(statement), params)
         return list(self.cur.fetchall())
 
-    def baselines(self, pcodes: Sequence[str], until: date) -> dict[str, list[Fact]]:
+    def baselines(
+        self, pcodes: Sequence[str], until: date, dimension: str | None = None
+    ) -> dict[str, list[Fact]]:
         out: dict[str, list[Fact]] = {p: [] for p in pcodes}
         if not pcodes:
             return out
@@ -199,11 +216,15 @@ class SqlFacts:
             f"  ORDER BY w.day DESC LIMIT 1) AND {_current('v')}",
         )
         rows = self._rows(
-            f"SELECT p.key, {_V} FROM {found} ORDER BY p.key, v.created_at, v.position",
+            f"SELECT p.key, {_V}, v.breakdowns, v.cause, v.origin FROM {found} "
+            "ORDER BY p.key, v.created_at, v.position",
             [*params, self._until(until), k, k, k, k],
         )
         for row in rows:
-            fact = _fact(row[1:])
+            fact = _fact(row[1:12])
+            if dimension is not None:
+                parts = parts_from(row[12], row[13], row[14], fact.individuals, dimension)
+                fact = replace(fact, parts=parts)
             out[fact.pcode].append(fact)
         return out
 
@@ -246,25 +267,58 @@ class SqlFacts:
             f"AND v.day <= ? AND {_current('v')}",
         )
 
-    def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]:
-        out = [FlowSum()] * len(queries)
+    def flow_sums(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str | None = None
+    ) -> list[FlowSum]:
+        """One statement per seek column; with ``dimension``, the flows are read once (a
+        materialised CTE) for both the sums and the parts of their breakdowns (and, for a
+        cause or an origin, the single values that stand for a whole record)."""
+        out = [FlowSum(parts={} if dimension else None)] * len(queries)
         k = self.known_at
+        m = self.models
         for column, chosen in self._flow_groups(queries).items():
             source, params = self._flow_source(queries, chosen)
-            rows = self._rows(
-                "SELECT p.key, "
-                "CAST(coalesce(sum(CASE WHEN v.kind = 'return' THEN -v.individuals "
-                "ELSE v.individuals END), 0) AS BIGINT), "
-                "CAST(coalesce(sum(CASE WHEN v.kind = 'return' THEN -v.households "
-                "ELSE v.households END), 0) AS BIGINT), "
-                "count(v.position), count(v.position) - count(v.households) "
-                f"FROM {self._flows(source, column)} GROUP BY p.key",
-                [*params, self._until(until), k, k],
+            signed = (
+                "CAST(coalesce(sum(CASE WHEN v.kind = 'return' THEN -{n} ELSE {n} END), 0) "
+                "AS BIGINT)"
             )
-            first = self.models.batch_base
-            for row in rows:
-                i = chosen[int(row[0]) - first]
-                out[i] = FlowSum(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+            sums = (
+                f"{signed.format(n='v.individuals')}, {signed.format(n='v.households')}, "
+                "count(v.position), count(v.position) - count(v.households)"
+            )
+            if dimension is None:
+                statement = (
+                    f"SELECT p.key, NULL, {sums} FROM {self._flows(source, column)} GROUP BY p.key"
+                )
+            else:
+                statement = (
+                    "WITH f AS MATERIALIZED (SELECT p.key, v.position, v.kind, v.individuals, "
+                    "v.households, v.breakdowns, v.cause, v.origin "
+                    f"FROM {self._flows(source, column)}) "
+                    f"SELECT v.key, NULL, {sums} FROM f AS v GROUP BY v.key "
+                    f"UNION ALL SELECT v.key, e.key, {signed.format(n=m.part_count())}, 0, 0, 0 "
+                    f"FROM f AS v {m.parts_join(dimension)} GROUP BY v.key, e.key"
+                )
+                if dimension in SINGLE_VALUED:
+                    statement += (
+                        f" UNION ALL SELECT v.key, v.{dimension}, "
+                        f"{signed.format(n='v.individuals')}, 0, 0, 0 FROM f AS v "
+                        f"WHERE v.{dimension} IS NOT NULL AND (v.breakdowns IS NULL OR NOT "
+                        f"{m.has_dimension(dimension)}) GROUP BY v.key, v.{dimension}"
+                    )
+            first = m.batch_base
+            parts: dict[int, dict[str, int]] = {}
+            for key, value, *numbers in self._rows(statement, [*params, self._until(until), k, k]):
+                i = chosen[int(key) - first]
+                if value is None:
+                    individuals, households, records, without = (int(n) for n in numbers)
+                    out[i] = FlowSum(individuals, households, records, without)
+                else:
+                    found = parts.setdefault(i, {})
+                    found[value] = found.get(value, 0) + int(numbers[0])
+            if dimension is not None:
+                for i in chosen:
+                    out[i] = replace(out[i], parts=parts.get(i, {}))
         return out
 
     def flow_facts(self, queries: Sequence[FlowQuery], until: date) -> list[list[Fact]]:
@@ -280,40 +334,6 @@ class SqlFacts:
             first = self.models.batch_base
             for row in rows:
                 out[chosen[int(row[0]) - first]].append(_fact(row[1:]))
-        return out
-
-    def flow_parts(
-        self, queries: Sequence[FlowQuery], until: date, dimension: str
-    ) -> list[dict[str, int]]:
-        out: list[dict[str, int]] = [{} for _ in queries]
-        k = self.known_at
-        for column, chosen in self._flow_groups(queries).items():
-            source, params = self._flow_source(queries, chosen)
-            rows = self._rows(
-                "SELECT p.key, t.value, CAST(sum(CASE WHEN v.kind = 'return' "
-                "THEN -t.individuals ELSE t.individuals END) AS BIGINT) "
-                f"FROM {self._flows(source, column)} JOIN {PARTS.name} AS t "
-                "ON t.position = v.position AND t.dimension = ? GROUP BY p.key, t.value",
-                [*params, self._until(until), k, k, dimension],
-            )
-            first = self.models.batch_base
-            for key, value, individuals in rows:
-                out[chosen[int(key) - first]][value] = int(individuals)
-        return out
-
-    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
-        wanted = sorted(set(positions))
-        out: dict[int, dict[str, int]] = {p: {} for p in wanted}
-        if not wanted:
-            return out
-        source, params = self.models.batch([(p,) for p in wanted], ("int",))
-        rows = self._rows(
-            "SELECT t.position, t.value, t.individuals FROM "
-            + self.models.seek(source, PARTS.name, "t", "t.position = p.c0 AND t.dimension = ?"),
-            [*params, dimension],
-        )
-        for position, value, individuals in rows:
-            out[int(position)][value] = int(individuals)
         return out
 
     def corrections_of(
@@ -356,8 +376,9 @@ class SqlFacts:
             return {}
         source, params = self.models.batch([(p,) for p in wanted], ("int",))
         rows = self._rows(
-            "SELECT d.position, d.source, d.actor, d.breakdowns FROM "
-            + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0"),
+            "SELECT d.position, d.source, d.actor, v.breakdowns FROM "
+            + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0")
+            + f" JOIN {VERSIONS.name} AS v ON v.position = d.position",
             params,
         )
         return {

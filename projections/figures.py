@@ -57,14 +57,6 @@ class _Asked:
     children: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Parts:
-    """With a breakdown asked for: the flows' parts per question, the baselines' parts."""
-
-    flows: dict[FlowQuery, dict[str, int]] = field(default_factory=dict)
-    baselines: dict[int, dict[str, int]] = field(default_factory=dict)
-
-
 class FigureRule:
     """Computes figures for one (as_of, known_at) pair, memoised per location. ``detail``:
     keep the flows themselves (an explanation), not only their sums (totals).
@@ -85,7 +77,6 @@ class FigureRule:
         self.detail = detail
         self.dimension = dimension
         self._memo: dict[str, Figure] = {}
-        self._parts = _Parts()
 
     def figure(self, pcode: str) -> Figure:
         return self.figures([pcode])[pcode]
@@ -107,7 +98,7 @@ class FigureRule:
         facts: dict[FlowQuery, list[Fact]] = {}
         frontier = roots
         while frontier:
-            baselines = self.facts.baselines(frontier, self.as_of)
+            baselines = self.facts.baselines(frontier, self.as_of, self.dimension)
             queries = []
             expand = []
             for pcode in frontier:
@@ -123,14 +114,9 @@ class FigureRule:
             if self.detail:
                 facts.update(zip(queries, self.facts.flow_facts(queries, self.as_of), strict=True))
             else:
-                sums.update(zip(queries, self.facts.flow_sums(queries, self.as_of), strict=True))
-            if self.dimension is not None:
-                found = self.facts.flow_parts(queries, self.as_of, self.dimension)
-                self._parts.flows.update(zip(queries, found, strict=True))
+                found = self.facts.flow_sums(queries, self.as_of, self.dimension)
+                sums.update(zip(queries, found, strict=True))
             frontier = self._children_with_data(expand, asked)
-        if self.dimension is not None:
-            chosen = [a.candidates[-1].position for a in asked.values() if a.candidates]
-            self._parts.baselines.update(self.facts.parts_of(chosen, self.dimension))
         return asked, sums, facts
 
     def _children_with_data(self, parents: list[str], asked: dict[str, _Asked]) -> list[str]:
@@ -166,13 +152,13 @@ class FigureRule:
         flows = self._flows(known.flows, sums, facts)
         if known.candidates:
             figure = self._from_baseline(pcode, known.candidates, flows)
-            parts = [self._parts.baselines.get(known.candidates[-1].position, {})]
+            parts = [known.candidates[-1].parts or {}]
         else:
             children = tuple(self._assemble(c, asked, sums, facts) for c in known.children)
             figure = self._from_children(pcode, tuple(c for c in children if not c.empty), flows)
             parts = [c.parts or {} for c in figure.children]
         if self.dimension is not None:
-            parts.append(self._parts.flows.get(known.flows, {}))
+            parts.append(flows[0].parts or {})
             figure = replace(figure, parts=added(parts))
         self._memo[pcode] = figure
         return figure

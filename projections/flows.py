@@ -108,7 +108,7 @@ def flows_query(location: Location | None) -> str:
     kinds = ", ".join(f"'{k}'" for k in FLOW_KINDS)
     return (
         "SELECT v.record_id, v.version, v.kind, v.pcode, v.day, v.precision, v.individuals, "
-        "v.households, v.country, v.adm1, v.adm2, d.cause, d.source "
+        "v.households, v.country, v.adm1, v.adm2, v.cause, d.source "
         f"FROM {VERSIONS.name} AS v JOIN {DETAILS.name} AS d ON d.position = v.position "
         "WHERE v.recorded_at <= ? AND (v.superseded_at IS NULL OR v.superseded_at > ?) "
         f"AND v.retracted = 0 AND v.kind IN ({kinds}) AND v.day >= ? AND v.day <= ?{where} "

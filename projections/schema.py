@@ -87,20 +87,6 @@ DETAILS = Table(
     ),
     "position",
 )
-# each version's breakdowns, one row per part (``ledger.breakdowns``): what a record's
-# ``breakdowns`` hold, and its single ``cause`` or ``origin`` as a part of all its
-# individuals where the breakdowns lack that dimension; found through the version's
-# position, so the figure rule's filters stay on the figure table
-PARTS = Table(
-    "dlp_parts",
-    (
-        Column("position", "position", False),
-        Column("dimension", "code", False),
-        Column("value", "code", False),
-        Column("individuals", "count", False),
-    ),
-    "position, dimension, value",
-)
 LOCATIONS = Table(
     "dlp_locations",
     (
@@ -145,7 +131,7 @@ SNAPSHOTS = Table(
     ),
     "name",
 )
-TABLES = (POSITIONS, VERSIONS, DETAILS, PARTS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
+TABLES = (POSITIONS, VERSIONS, DETAILS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
 VERSION_INDEXES = (
     Index("dlp_versions_record", "dlp_versions", ("record_id", "version"), unique=True),
     Index("dlp_versions_at", "dlp_versions", ("pcode", "kind", "day")),
@@ -158,8 +144,9 @@ VERSION_INDEXES = (
 VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
-# 5: day ordinals, locations, snapshot results; 6: location history; 7: breakdowns
-SCHEMA_VERSION = 7
+# 5: day ordinals, locations, snapshot results; 6: location history; 7: breakdown parts
+# (a table of their own, given up); 8: breakdowns, origin and cause in the figure table
+SCHEMA_VERSION = 8
 # the largest lead, in days, of a version's date over the UTC day it was recorded on: no
 # version known at instant K is dated after day(K) + lead, so a query as known at K can
 # bound its dates by that (a historical question about a later date then seeks instead

@@ -38,7 +38,6 @@ from projections.schema import (
     DETAILS,
     LOCATION_CHANGES,
     LOCATIONS,
-    PARTS,
     SNAPSHOTS,
     VERSIONS,
     from_micros,
@@ -371,12 +370,9 @@ class ReadService:
 
         columns_out = self.export_columns
         fields = ["record_id", "version", "kind", "pcode", "day", "precision",
-                  "individuals", "households",
-                  "source", "origin", "cause", "note", "actor", "import_key",
-                  "breakdowns"]  # fmt: skip
-        columns = (
-            ", ".join(f"v.{c}" for c in fields[:8]) + ", " + ", ".join(f"d.{c}" for c in fields[8:])
-        )
+                  "individuals", "households", "origin", "cause", "breakdowns",
+                  "source", "note", "actor", "import_key"]  # fmt: skip
+        columns = ", ".join(f"{'v' if c in VERSIONS.names else 'd'}.{c}" for c in fields)
         with self.models.streaming(self.conn) as cur:
             cur.execute(
                 self.models.sql(
@@ -407,7 +403,8 @@ class ReadService:
 
         with self._reading() as cur:
             rows = self._rows(
-                cur, f"SELECT DISTINCT value FROM {PARTS.name} WHERE dimension = 'age'"
+                cur,
+                f"SELECT DISTINCT e.key FROM {VERSIONS.name} AS v {self.models.parts_join('age')}",
             )
         return export_columns(sorted((r[0] for r in rows), key=band_bounds))
 

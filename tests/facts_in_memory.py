@@ -99,7 +99,10 @@ class InMemoryFacts:
             and not r.retracted
         ]  # fmt: skip
 
-    def baselines(self, pcodes: Sequence[str], until: date) -> dict[str, list[Fact]]:
+    def baselines(
+        self, pcodes: Sequence[str], until: date, dimension: str | None = None
+    ) -> dict[str, list[Fact]]:
+        by_position = {r.fact.position: r.parts for r in self.rows}
         out = {}
         for pcode in pcodes:
             found = [
@@ -110,6 +113,11 @@ class InMemoryFacts:
             out[pcode] = sorted(
                 (f for f in found if f.day == latest), key=lambda f: (f.created_at, f.position)
             )
+            if dimension is not None:
+                out[pcode] = [
+                    replace(f, parts=dict(by_position[f.position].get(dimension, {})))
+                    for f in out[pcode]
+                ]
         return out
 
     def present(self, pcodes: Sequence[str], level: int, until: date) -> set[str]:
@@ -131,34 +139,29 @@ class InMemoryFacts:
             out.append(sorted(found, key=lambda f: (f.day, f.pcode, f.position)))
         return out
 
-    def flow_parts(
-        self, queries: Sequence[FlowQuery], until: date, dimension: str
-    ) -> list[dict[str, int]]:
-        by_position = {r.fact.position: r.parts.get(dimension, {}) for r in self.rows}
+    def flow_sums(
+        self, queries: Sequence[FlowQuery], until: date, dimension: str | None = None
+    ) -> list[FlowSum]:
+        by_position = {r.fact.position: r.parts for r in self.rows}
         out = []
         for found in self.flow_facts(queries, until):
-            summed: dict[str, int] = {}
-            for f in found:
-                sign = -1 if f.kind == "return" else 1
-                for value, n in by_position[f.position].items():
-                    summed[value] = summed.get(value, 0) + sign * n
-            out.append(summed)
-        return out
-
-    def parts_of(self, positions: Sequence[int], dimension: str) -> dict[int, dict[str, int]]:
-        by_position = {r.fact.position: r.parts.get(dimension, {}) for r in self.rows}
-        return {p: dict(by_position.get(p, {})) for p in positions}
-
-    def flow_sums(self, queries: Sequence[FlowQuery], until: date) -> list[FlowSum]:
-        return [
-            FlowSum(
-                individuals=sum(f.signed_individuals for f in found),
-                households=sum(f.signed_households or 0 for f in found),
-                records=len(found),
-                without_households=sum(1 for f in found if f.households is None),
+            parts = None
+            if dimension is not None:
+                parts = {}
+                for f in found:
+                    sign = -1 if f.kind == "return" else 1
+                    for value, n in by_position[f.position].get(dimension, {}).items():
+                        parts[value] = parts.get(value, 0) + sign * n
+            out.append(
+                FlowSum(
+                    individuals=sum(f.signed_individuals for f in found),
+                    households=sum(f.signed_households or 0 for f in found),
+                    records=len(found),
+                    without_households=sum(1 for f in found if f.households is None),
+                    parts=parts,
+                )
             )
-            for found in self.flow_facts(queries, until)
-        ]
+        return out
 
 
 @dataclass(frozen=True)

@@ -15,31 +15,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ledger.backends import Cursor, EventStore, store_for
-from projections.schema import DETAILS, PARTS, TABLES, VERSION_INDEXES, VERSIONS, Index, Table
+from projections.schema import TABLES, VERSION_INDEXES, Index, Table
 
 RECORDED_TOPIC = "ledger.records:FigureRecord.Recorded"
-
-
-def single_parts(dimension: str, has_key: str) -> str:
-    """The part a version's single ``cause`` or ``origin`` stands for (all its individuals)
-    where its breakdowns lack that dimension; ``has_key``: the dialect's test that the
-    breakdowns object ``d.breakdowns`` has the key ``{key}``."""
-    return (
-        f"SELECT d.position, '{dimension}', d.{dimension}, v.individuals "
-        f"FROM {DETAILS.name} AS d JOIN {VERSIONS.name} AS v ON v.position = d.position "
-        f"WHERE d.position > :after AND d.position <= :last AND d.{dimension} IS NOT NULL "
-        f"AND (d.breakdowns IS NULL OR NOT {has_key.format(key=dimension)})"
-    )
-
-
-def parts_statement(each_part: str, has_key: str) -> str:
-    """The insert of a page's parts: ``each_part`` the dialect's rows (position,
-    dimension, value, individuals) of the breakdowns objects, then the single values."""
-    return (
-        f"INSERT INTO {PARTS.name} ({', '.join(PARTS.names)}) {each_part} "
-        f"UNION ALL {single_parts('cause', has_key)} "
-        f"UNION ALL {single_parts('origin', has_key)}"
-    )
 
 
 class NotSetBased(Exception):
@@ -120,11 +98,19 @@ class ReadModels(EventStore):
         prefetch parsed them into its scratch table already."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def fill_parts(self, cur: Cursor, after: int, last: int) -> None:
-        """The breakdown parts (``projections.schema.PARTS``) of the versions of the page
-        (after, last], from their detail rows, by SQL alone; raises NotSetBased when a
-        version's breakdowns are not what the ledger writes (the row-by-row path then
-        names the event)."""
+    # -- breakdowns, read from the detail rows' JSON ---------------------------------------
+
+    def parts_join(self, dimension: str) -> str:
+        """A join, after the figure table as ``v``, giving each part of the version's
+        breakdown by ``dimension`` (one of ``ledger.breakdowns.DIMENSIONS``, never user
+        text) as ``e.key`` (the value) and ``part_count()`` (its individuals)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def part_count(self) -> str:
+        return "e.value"
+
+    def has_dimension(self, dimension: str) -> str:
+        """SQL true when the version's breakdowns (``v.breakdowns``) have ``dimension``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     # -- questions asked in batches --------------------------------------------------------

@@ -20,7 +20,7 @@ from ledger.backends import EVENTS_TABLE, Cursor
 from ledger.backends.sqlite import SqliteStore, sqlite_path
 from ledger.breakdowns import DIMENSIONS
 from ledger.fields import FIGURE_FIELDS, MAX_COUNT
-from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels, parts_statement
+from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels
 from projections.schema import DETAILS, VERSION_INDEXES, VERSIONS
 
 SCRATCH = "dlp_scratch"  # the name a prefetch's scratch database is attached under
@@ -41,6 +41,15 @@ _AT = """(CAST(strftime('%s', substr(e.ts, 1, 19) || substr(e.ts, -6)) AS INTEGE
     + CASE WHEN substr(e.ts, 20, 1) = '.' THEN CAST(substr(e.ts, 21, 6) AS INTEGER) ELSE 0 END)"""
 
 
+# breakdowns as the ledger writes them (ledger.breakdowns): each dimension a known one
+# holding an object, each part a whole number in range, nothing deeper
+_BREAKDOWNS_READABLE = (
+    "NOT EXISTS (SELECT 1 FROM json_tree({b}) AS t WHERE (t.parent = 0 AND (t.type IS NOT "
+    "'object' OR t.key NOT IN (" + ", ".join(f"'{d}'" for d in DIMENSIONS) + "))) OR "
+    f"(t.parent > 0 AND (t.type IS NOT 'integer' OR t.atom < 0 OR t.atom > {MAX_COUNT})))"
+)
+
+
 def _value(kind: str, name: str) -> str:
     if kind == "day":
         return f"CAST(julianday(e.{name}) - {ORDINAL_OF_JULIAN_DAY_0} AS INTEGER)"
@@ -54,6 +63,8 @@ def _guard(kind: str, name: str, nullable: bool) -> str:
         check = f"date(e.{name}) IS e.{name}"
     elif kind == "count":
         check = f"(typeof(e.{name}) = 'integer' AND e.{name} BETWEEN 0 AND {MAX_COUNT})"
+    elif kind == "json" and name == "breakdowns":
+        check = f"e.{name}_type = 'object' AND {_BREAKDOWNS_READABLE.format(b=f'e.{name}')}"
     elif kind == "json":
         check = f"e.{name}_type = 'object'"
     else:
@@ -109,24 +120,11 @@ def copy_statements(table: str, *, ranged: bool) -> tuple[str, str]:
     )
 
 
-_PAGE_DETAILS = (
-    f"FROM {DETAILS.name} AS d, json_each(d.breakdowns) AS b, json_each(b.value) AS p "
-    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL"
-)
-_PARTS = parts_statement(
-    f"SELECT d.position, b.key, p.key, p.value {_PAGE_DETAILS}",
-    "json_type(d.breakdowns, '$.{key}') IS NOT NULL",
-)
-_DIMENSIONS = ", ".join(f"'{d}'" for d in DIMENSIONS)
-# anything the ledger never writes: a dimension that is not one or not an object, a count
-# that is not a whole number in range (json_each over a non-object fails: also caught)
-_BAD_PARTS = (
-    f"SELECT 1 FROM {DETAILS.name} AS d, json_each(d.breakdowns) AS b "
-    "WHERE d.position > :after AND d.position <= :last AND d.breakdowns IS NOT NULL "
-    f"AND (b.type IS NOT 'object' OR b.key NOT IN ({_DIMENSIONS}) OR EXISTS ("
-    "SELECT 1 FROM json_each(b.value) AS p WHERE p.type IS NOT 'integer' "
-    f"OR p.value < 0 OR p.value > {MAX_COUNT})) LIMIT 1"
-)
+def _known(dimension: str) -> str:
+    if dimension not in DIMENSIONS:  # pragma: no cover - the service checks it first
+        raise ValueError(f"not a dimension: {dimension!r}")
+    return dimension
+
 
 _TEMP = "temp.dlp_new"
 _IN_LINE = (
@@ -175,15 +173,11 @@ class ReadModelsOf(ReadModels, SqliteStore):
             cur.execute(statement)
         return taken
 
-    def fill_parts(self, cur: Cursor, after: int, last: int) -> None:
-        bounds = {"after": after, "last": last}
-        try:
-            cur.execute(_BAD_PARTS, bounds)
-            if cur.fetchone() is not None:
-                raise NotSetBased("breakdowns the ledger does not write")
-            cur.execute(_PARTS, bounds)
-        except sqlite3.DatabaseError as error:  # malformed JSON text
-            raise NotSetBased(str(error)) from error
+    def parts_join(self, dimension: str) -> str:
+        return f"JOIN json_each(v.breakdowns, '$.{_known(dimension)}') AS e"
+
+    def has_dimension(self, dimension: str) -> str:
+        return f"json_type(v.breakdowns, '$.{_known(dimension)}') IS NOT NULL"
 
     batch_base = 0  # the key of a batch's first element
 
