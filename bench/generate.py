@@ -83,6 +83,7 @@ def ledger_items(
     cause and by origin (an admin1 of its country), as DTM rows give them."""
     cat = cat or catalogue()
     rnd = random.Random(seed)
+    split = random.Random(seed + 1)
     countries = list(cat.admin1)
     cumulative = list(itertools.accumulate(cat.country_weights))
     admin1 = [cat.admin1[c] for c in countries]
@@ -117,10 +118,10 @@ def ledger_items(
         households = None if rnd.random() < 0.2 else individuals // (4 + int(rnd.random() * 4))
         record_id = _uuid(rnd)
         parts = None
-        if breakdowns:
-            women = individuals * (40 + int(rnd.random() * 20)) // 100
-            conflict = individuals * (60 + int(rnd.random() * 40)) // 100
-            origin = regions[int(rnd.random() * len(regions))]
+        if breakdowns:  # from a generator of their own: the same history either way
+            women = individuals * (40 + int(split.random() * 20)) // 100
+            conflict = individuals * (60 + int(split.random() * 40)) // 100
+            origin = regions[int(split.random() * len(regions))]
             parts = {
                 "sex": {"female": women, "male": individuals - women},
                 "cause": {"Conflict": conflict, "Natural disaster": individuals - conflict},

@@ -76,6 +76,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cli.integrity",
         "Write a new Ed25519 key pair for signing checkpoints (private key file + .pub).",
     ),
+    "serve": (
+        "cli.http.commands",
+        "Serve the figures read-only over HTTP: JSON under /api, pages under /.",
+    ),
+    "report": (
+        "cli.http.commands",
+        "Write one self-contained HTML situation report (readable offline).",
+    ),
     "demo": (
         "cli.demo",
         "Load the running example into a fresh ledger (a new temporary one unless --db).",

@@ -22,7 +22,6 @@ from ledger.backends import EVENTS_TABLE, Connection, Cursor
 from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
 from ledger.errors import (
     InvalidInput,
-    LedgerError,
     LedgerNotInitialised,
     RecordNotFound,
     SnapshotNotFound,
@@ -318,7 +317,10 @@ class ReadService:
             countries = [c for c in countries if c["location"]["pcode"] == pcode]
         name = snapshot.summary.name
         if len(countries) != 1:
-            raise LedgerError(f"snapshot {name!r} does not hold exactly one matching location")
+            raise InvalidInput(
+                f"snapshot {name!r} does not hold exactly one matching location; "
+                "name one (location)"
+            )
         return Side(Totals.from_json(countries[0]), snapshot=name, kept=countries[0])
 
     def revisions(self, since: str, until: str | None = None) -> Revisions:

@@ -14,7 +14,7 @@ from cli.main import app
 from tests.command_line import event_count, initialised_store  # noqa: F401 (the db fixture)
 
 SETTINGS = settings(
-    max_examples=int(os.environ.get("DLEDGER_ATTACK_EXAMPLES", "40")),
+    max_examples=int(os.environ.get("DLEDGER_ATTACK_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

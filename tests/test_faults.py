@@ -360,8 +360,10 @@ def test_an_export_to_a_full_disk_leaves_no_partial_file(demo: str, tmp_path: Pa
 
 def test_output_into_a_closed_pipe_is_one_line_not_a_traceback(demo: str) -> None:
     # more than a pipe holds (64 KiB), so the writer meets the closed end
+    # (two years by district: about 80 KB in some twenty questions)
     many = [sys.executable, "-c", "from cli.main import run; run()", "--db", demo, "series",
-            "--from", "1900-01", "--to", "2017-12", "--format", "csv"]  # fmt: skip
+            "--from", "2016-01", "--to", "2017-12", "--by", "admin2", "--location", "MLI",
+            "--format", "csv"]  # fmt: skip
     done = subprocess.run(
         f"{' '.join(shlex.quote(a) for a in many)} | head -n 1", shell=True,
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),

@@ -197,7 +197,7 @@ def test_the_batched_rule_gives_the_rule_as_written(
         assert _shown(shown[pcode]) == plain.records, pcode
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(st.tuples(step, st.integers(0, 5000)), min_size=2, max_size=25),
        st.sampled_from(DAYS[2:]), st.data())  # fmt: skip
 def test_a_breakdown_is_the_rule_applied_part_by_part(

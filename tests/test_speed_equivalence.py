@@ -41,7 +41,7 @@ def generated(db_target: str) -> Iterator[Ledger]:
     ledger = open_ledger(db_target, actor="tester", create=True)
     ledger.register_locations(catalogue().locations, source="test catalogue")
     writer = BulkWriter(ledger, "generator", batch_size=700, clock=SyntheticClock(EVENTS))
-    items = list(ledger_items(EVENTS, seed=3))
+    items = list(ledger_items(EVENTS, seed=3, breakdowns=True))
     writer.write(items[: EVENTS // 2])
     written = ledger.record(
         kind="assessment",
@@ -350,14 +350,20 @@ def _rows_in_memory(ledger: Ledger) -> list[Row]:
     """The figure table, read back as the facts in memory hold it."""
     from projections.facts import Fact
 
+    from ledger.breakdowns import DIMENSIONS
+    from projections.facts import parts_from
+
     columns = (
         "record_id, version, kind, pcode, day, precision, individuals, households, created_at, "
-        "recorded_at, position, country, adm1, adm2, superseded_at, retracted"
+        "recorded_at, position, country, adm1, adm2, superseded_at, retracted, breakdowns, "
+        "cause, origin"
     )
     out = []
     for r in sql(ledger, f"SELECT {columns} FROM dlp_versions ORDER BY position"):
         fact = Fact(str(UUID(r[0])), r[1], r[2], r[3], date.fromordinal(r[4]), *r[5:11])
-        out.append(Row(fact, {"country": r[11], "adm1": r[12], "adm2": r[13]}, r[14], bool(r[15])))
+        parts = {d: parts_from(r[16], r[17], r[18], r[6], d) for d in DIMENSIONS}
+        ancestors = {"country": r[11], "adm1": r[12], "adm2": r[13]}
+        out.append(Row(fact, ancestors, r[14], bool(r[15]), parts=parts))
     return out
 
 
@@ -372,14 +378,20 @@ def test_the_sql_facts_answer_as_the_facts_in_memory(generated: Ledger) -> None:
         by_level.setdefault(loc.level, []).append(loc.pcode)
     answered = 0
     with reader.models.snapshot(reader.conn) as cur:
-        for moment in moments():
+        for i, moment in enumerate(moments()):
             ours = SqlFacts(reader.models, cur, to_micros(moment.known_at))
             theirs = InMemoryFacts(rows, to_micros(moment.known_at))
+            parted = i % 2 == 0  # the breakdowns at every other moment
             until = moment.as_of
             for level, codes in by_level.items():
                 assert ours.present(codes, level, until) == theirs.present(codes, level, until)
                 mine, expected = ours.baselines(codes, until), theirs.baselines(codes, until)
                 assert mine == expected
+                dimension = ("sex", "age", "cause", "origin")[(level + i) % 4]
+                if parted:
+                    assert ours.baselines(codes, until, dimension) == theirs.baselines(
+                        codes, until, dimension
+                    )
                 answered += sum(len(v) for v in expected.values())
                 queries = [
                     FlowQuery(code, level, below, after)
@@ -388,11 +400,16 @@ def test_the_sql_facts_answer_as_the_facts_in_memory(generated: Ledger) -> None:
                     for after in (None, date(2014, 1, 1), date(2019, 6, 30))
                 ]
                 assert ours.flow_sums(queries, until) == theirs.flow_sums(queries, until)
+                for dimension in ("sex", "origin") if parted else ():  # (origin: singles too)
+                    assert ours.flow_sums(queries, until, dimension) == theirs.flow_sums(
+                        queries, until, dimension
+                    )
                 assert ours.flow_facts(queries, until) == theirs.flow_facts(queries, until)
     assert answered > 50
     reader.close()
 
 
+@pytest.mark.slow  # one question at a time on purpose: many statements (7 s on PostgreSQL)
 def test_the_batched_rule_on_the_sql_facts_gives_the_plain_rule(generated: Ledger) -> None:
     reader = ReadService.open(target_of(generated))
     index = reader.index
