@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Format(StrEnum):
@@ -59,9 +59,27 @@ class UnsupportedFormat(Exception):
     """A format the command cannot produce (a usage error)."""
 
 
+@dataclass(frozen=True)
+class Bounded:
+    """A count with its quantifier: a table shows ``> 46,836``, CSV the number (a column
+    of its own gives the quantifier there)."""
+
+    value: int
+    quantifier: str
+
+    MARKS: ClassVar[dict[str, str]] = {
+        "more-than": "> ", "less-than": "< ", "approximately": "~ ", "exact": "",
+    }  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.MARKS.get(self.quantifier, '')}{self.value:,}"
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Bounded):
+        return str(value)
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, int):
@@ -72,6 +90,8 @@ def cell(value: Any) -> str:
 def csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, Bounded):
+        return value.value
     return shown(value) if isinstance(value, str) else value
 
 
@@ -106,7 +126,9 @@ def render_table(view: View) -> None:
     table = Table(title=title, title_justify="left", show_lines=False)
     columns = [i for i, name in enumerate(view.columns) if name not in view.table_skip]
     for i in columns:
-        right = bool(view.rows) and all(isinstance(row[i], int | None) for row in view.rows)
+        right = bool(view.rows) and all(
+            isinstance(row[i], int | Bounded | None) for row in view.rows
+        )
         table.add_column(
             Text(shown(view.columns[i])), overflow="fold", justify="right" if right else "left"
         )

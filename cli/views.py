@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from cli.render import View
+from cli.render import Bounded, View
 
 if TYPE_CHECKING:
     from ledger.locations import Location
@@ -46,7 +46,10 @@ TOTALS_HXL = (
 
 
 def _totals_rows(
-    t: Totals, country: str | None = None, parts: Sequence[str | None] = ()
+    t: Totals,
+    country: str | None = None,
+    parts: Sequence[str | None] = (),
+    quantified: bool = False,
 ) -> list[tuple[Any, ...]]:
     """One totals object's rows: its breakdown, then the total. ``line`` says what a row
     is: the breakdown level, ``not disaggregated``, or ``total``. ``parts``: the values of
@@ -59,11 +62,20 @@ def _totals_rows(
     for what, pcode, name, r in lines:
         found = {p.value: p.individuals for p in r.breakdown.parts} if r.breakdown else {}
         by_part = tuple(found.get(value, 0) for value in parts)
+        bound = (r.quantifier,) if quantified else ()
+        individuals = Bounded(r.individuals, r.quantifier) if quantified else r.individuals
         out.append(
-            (as_of, code, what, pcode, name, r.individuals, r.households, *by_part,
+            (as_of, code, what, pcode, name, individuals, *bound, r.households, *by_part,
              r.partial, "; ".join(r.notes))
         )  # fmt: skip
     return out
+
+
+def _quantified(report: TotalsReport) -> bool:
+    """Whether any line is a bound or approximate (then a quantifier column is shown)."""
+    return any(
+        line.quantifier != "exact" for t in report.countries for line in (*(t.rows or ()), t.total)
+    )
 
 
 def _breakdown_columns(report: TotalsReport) -> tuple[list[str | None], list[str], list[str]]:
@@ -110,7 +122,12 @@ def _same_for_all(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
 
 def totals_view(report: TotalsReport) -> View:
     parts, names, tags = _breakdown_columns(report)
-    rows = [row for t in report.countries for row in _totals_rows(t, parts=parts)]
+    quantified = _quantified(report)
+    rows = [
+        row for t in report.countries for row in _totals_rows(t, parts=parts, quantified=quantified)
+    ]
+    bound = ("quantifier",) if quantified else ()
+    bound_tag = ("#meta+quantifier",) if quantified else ()
     title, footer = "no figures", []
     if report.countries:
         first = report.countries[0]
@@ -118,12 +135,12 @@ def totals_view(report: TotalsReport) -> View:
         footer.append(f"log position {first.position}")
     return View(
         data=report.to_json(),
-        columns=(*TOTALS_COLUMNS[:7], *names, *TOTALS_COLUMNS[7:]),
+        columns=(*TOTALS_COLUMNS[:6], *bound, TOTALS_COLUMNS[6], *names, *TOTALS_COLUMNS[7:]),
         rows=rows,
         title=title,
         footer=footer,
-        hxl=(*TOTALS_HXL[:7], *tags, *TOTALS_HXL[7:]),
-        table_skip=_same_for_all(rows),
+        hxl=(*TOTALS_HXL[:6], *bound_tag, TOTALS_HXL[6], *tags, *TOTALS_HXL[7:]),
+        table_skip=(*_same_for_all(rows), *bound),  # a table marks the number itself
     )
 
 
@@ -131,9 +148,12 @@ def _stamp(moment: Any) -> str:
     return f"{moment.isoformat()[:19]}Z"
 
 
+QUANTIFIER_MARKS = Bounded.MARKS
+
+
 def _version_line(v: VersionShown, role: str) -> str:
     hh = "" if v.households is None else f" ({v.households:,} households)"
-    sign = {"registration": "+", "return": "−"}.get(v.kind, "")
+    sign = {"registration": "+", "return": "−"}.get(v.kind, "") + QUANTIFIER_MARKS[v.quantifier]
     src = str(v.source.get("publisher", ""))
     if v.source.get("report"):
         src += f", {v.source['report']}"
@@ -174,8 +194,11 @@ def _tree(d: Derivation) -> Any:
     hh = "households unknown" if d.households is None else f"{d.households:,} households"
     flag = " [PARTIAL]" if d.partial else ""
     loc = d.location
+    mark = QUANTIFIER_MARKS[d.quantifier]
     tree = Tree(
-        _text(f"{loc.name} ({loc.pcode}, {loc.level_name}): {d.individuals:,} IDPs, {hh}{flag}")
+        _text(
+            f"{loc.name} ({loc.pcode}, {loc.level_name}): {mark}{d.individuals:,} IDPs, {hh}{flag}"
+        )
     )
     _fill(tree, d)
     return tree
@@ -196,6 +219,7 @@ def _fill(tree: Any, d: Derivation) -> None:
                 child,
             )
     _add_versions(tree, d.flows, "flow: ")
+    _add_versions(tree, d.triangulation, "triangulation (not counted): ")
     tree.add(_text(f"= {d.arithmetic}"))
     for n in d.notes:
         tree.add(_text(f"note: {n}"))
@@ -208,6 +232,7 @@ def explain_view(explanation: Explanation) -> View:
         parts = [("baseline", node.baseline)] if node.baseline else []
         parts += [("superseded", v) for v in node.superseded]
         parts += [("flow", v) for v in node.flows]
+        parts += [("triangulation", v) for v in node.triangulation]
         for role, v in parts:
             rows.append(
                 (

@@ -28,6 +28,14 @@ BreakdownOption = Annotated[
 ]
 
 
+QuantifierOption = Annotated[
+    str | None,
+    typer.Option(
+        "--quantifier", help="exact (the default), approximately, more-than or less-than."
+    ),
+]
+
+
 def _checked(parse: Callable[[Any], T], value: Any) -> T:
     try:
         return parse(value)
@@ -83,6 +91,11 @@ def record(
     cause: Annotated[str | None, typer.Option("--cause")] = None,
     note_: Annotated[str | None, typer.Option("--note")] = None,
     breakdown: BreakdownOption = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="recommended (counted; the default) or triangulation."),
+    ] = None,
+    quantifier: QuantifierOption = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Record a figure; prints the new record's id."""
@@ -106,6 +119,8 @@ def record(
             cause=cause,
             note=note_,
             breakdowns=_breakdowns(breakdown) or None,
+            role=role,
+            quantifier=quantifier,
         )
     )
     for line in written.notes:
@@ -129,6 +144,7 @@ def correct(
         list[str] | None,
         typer.Option("--clear-breakdown", help="Remove a dimension's breakdown (repeatable)."),
     ] = None,
+    quantifier: QuantifierOption = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Correct a record's values; prints the record id and its new version.
@@ -154,6 +170,7 @@ def correct(
             location=location,
             breakdowns=replaced or None,
             breakdown_updates=updates or None,
+            quantifier=quantifier,
             reason=reason,
         )
     )

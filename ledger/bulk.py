@@ -63,6 +63,9 @@ class NewRecord:
     note: str | None = None
     import_key: str | None = None
     breakdowns: dict[str, dict[str, int]] | None = None
+    role: str = "recommended"
+    quantifier: str = "exact"
+    conversion: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,14 @@ FIGURE_FIELDS: tuple[Field, ...] = (
     # {dimension: {value: individuals}} (ledger.breakdowns); absent from events stored
     # before layout 7, which read as None; exported as several columns (records.py)
     Field("breakdowns", "json", True, "versions", "breakdowns", amendable=True),
+    # publishing (layout 9): recommended figures are counted, triangulation ones only
+    # shown beside them; a quantifier says whether the number is exact or a bound
+    Field("role", "code", False, "versions", "role", "role", "#meta+role",
+          default="recommended"),
+    Field("quantifier", "code", False, "versions", "quantifier", "quantifier",
+          "#meta+quantifier", amendable=True, default="exact"),
+    # a households-only figure's conversion: {"households", "size", "year", "source"}
+    Field("conversion", "json", True, "details", "conversion", amendable=True),
 )  # fmt: skip
 
 BY_NAME = {f.name: f for f in FIGURE_FIELDS}

@@ -35,6 +35,29 @@ class Kind(StrEnum):
 STOCK_KINDS = (Kind.ASSESSMENT, Kind.REGISTRATION, Kind.RETURN)
 
 
+class Role(StrEnum):
+    RECOMMENDED = "recommended"  # counted
+    TRIANGULATION = (
+        "triangulation"  # another source's number for the same stock: shown, not counted
+    )
+
+
+class Quantifier(StrEnum):
+    EXACT = "exact"
+    APPROXIMATELY = "approximately"
+    MORE_THAN = "more-than"
+    LESS_THAN = "less-than"
+
+
+def _choice(enum: type[StrEnum], value: Any, what: str) -> Any:
+    text = str(value).strip().lower().replace("_", "-")
+    try:
+        return enum(text)
+    except ValueError:
+        choices = ", ".join(e.value for e in enum)
+        raise ValueError(f"{what} {value!r} is not one of {choices}") from None
+
+
 FIELD_LABELS = {
     "individuals": "individuals",
     "households": "households",
@@ -184,6 +207,19 @@ class NewFigure(BaseModel):
     cause: str | None = None
     note: str | None = None
     breakdowns: Breakdowns | None = None
+    role: Role = Role.RECOMMENDED
+    quantifier: Quantifier = Quantifier.EXACT
+    conversion: dict[str, Any] | None = None  # set by the ledger for a households-only figure
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role(cls, value: Any) -> Role:
+        return Role.RECOMMENDED if value is None else _choice(Role, value, "role")
+
+    @field_validator("quantifier", mode="before")
+    @classmethod
+    def _quantifier(cls, value: Any) -> Quantifier:
+        return Quantifier.EXACT if value is None else _choice(Quantifier, value, "quantifier")
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -245,8 +281,14 @@ class Correction(BaseModel):
     # parts is removed), and the parts it changes within the others (new values added)
     breakdowns: Breakdowns | None = None
     breakdown_updates: Breakdowns | None = None
+    quantifier: Quantifier | None = None
     reason: str
     citation: str | None = None
+
+    @field_validator("quantifier", mode="before")
+    @classmethod
+    def _quantifier(cls, value: Any) -> Quantifier | None:
+        return None if value is None else _choice(Quantifier, value, "quantifier")
 
     @field_validator("breakdowns", "breakdown_updates", mode="before")
     @classmethod

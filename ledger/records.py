@@ -37,6 +37,9 @@ class FigureRecord(Aggregate):
         actor: str
         import_key: str | None
         breakdowns: dict[str, dict[str, int]] | None
+        role: str
+        quantifier: str
+        conversion: dict[str, Any] | None
 
     class Corrected(Aggregate.Event):
         changes: dict[str, Any]
@@ -65,6 +68,9 @@ class FigureRecord(Aggregate):
         actor: str,
         import_key: str | None = None,
         breakdowns: dict[str, dict[str, int]] | None = None,
+        role: str = "recommended",
+        quantifier: str = "exact",
+        conversion: dict[str, Any] | None = None,
         id: UUID | None = None,
     ) -> None:
         self.kind = kind
@@ -80,6 +86,9 @@ class FigureRecord(Aggregate):
         self.actor = actor
         self.import_key = import_key
         self.breakdowns = breakdowns
+        self.role = role
+        self.quantifier = quantifier
+        self.conversion = conversion
         self.retracted: str | None = None
 
     @classmethod
@@ -100,6 +109,9 @@ class FigureRecord(Aggregate):
             actor=actor,
             import_key=import_key,
             breakdowns=figure.breakdowns,
+            role=figure.role.value,
+            quantifier=figure.quantifier.value,
+            conversion=figure.conversion,
             id=record_id,
         )
 
@@ -123,6 +135,8 @@ class FigureRecord(Aggregate):
             wanted["precision"] = correction.date.precision.value
         if correction.pcode is not None:
             wanted["pcode"] = correction.pcode
+        if correction.quantifier is not None:
+            wanted["quantifier"] = correction.quantifier.value
         if correction.breakdowns is not None or correction.breakdown_updates is not None:
             wanted["breakdowns"] = _merged(
                 self.breakdowns, correction.breakdowns or {}, correction.breakdown_updates or {}
@@ -214,6 +228,9 @@ class RecordVersion:
     note: str | None
     retracted: bool
     breakdowns: dict[str, dict[str, int]] | None = None
+    role: str = "recommended"
+    quantifier: str = "exact"
+    conversion: dict[str, Any] | None = None
 
     @property
     def figure_date(self) -> FigureDate:
@@ -232,6 +249,9 @@ _STATE_FIELDS = (
     "cause",
     "note",
     "breakdowns",
+    "role",
+    "quantifier",
+    "conversion",
 )
 
 

@@ -59,6 +59,8 @@ class VersionShown:
     actor: str
     corrections: tuple[CorrectionShown, ...]
     breakdowns: dict[str, dict[str, int]] | None = None
+    quantifier: str = "exact"
+    role: str = "recommended"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,8 @@ class VersionShown:
             "location": {"pcode": self.pcode, "name": self.location_name},
             "date": self.date,
             "individuals": self.individuals,
+            "quantifier": self.quantifier,
+            "role": self.role,
             "households": self.households,
             "source": self.source,
             "recorded_at": self.recorded_at,
@@ -91,16 +95,20 @@ class Derivation:
     children: tuple[Derivation, ...]
     arithmetic: str
     notes: tuple[str, ...]
+    quantifier: str = "exact"
+    triangulation: tuple[VersionShown, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "location": location_json(self.location),
             "individuals": self.individuals,
+            "quantifier": self.quantifier,
             "households": self.households,
             "partial": self.partial,
             "baseline": self.baseline.to_json() if self.baseline else None,
             "superseded": [v.to_json() for v in self.superseded],
             "flows": [v.to_json() for v in self.flows],
+            "triangulation": [v.to_json() for v in self.triangulation],
             "children": [c.to_json() for c in self.children],
             "arithmetic": self.arithmetic,
             "notes": list(self.notes),
@@ -112,6 +120,7 @@ class Derivation:
             yield self.baseline
         yield from self.superseded
         yield from self.flows
+        yield from self.triangulation
         for child in self.children:
             yield from child.versions()
 
@@ -137,9 +146,22 @@ class Explanation:
 def derivation(figure: Figure, index: LocationIndex, facts: SqlFacts) -> Derivation:
     """Resolve every version, source and correction behind a figure (two statements)."""
     shown = list(_facts_shown(figure))
+    beside = facts.triangulation(list(_counted_places(figure)))
+    shown += [f for found in beside.values() for f in found]
     corrections = facts.corrections_of([(f.record_id, f.version) for f in shown])
     details = facts.details_of([f.position for f in shown])
-    return _Deriver(index, corrections, details).node(figure)
+    return _Deriver(index, corrections, details, beside).node(figure)
+
+
+def _counted_places(figure: Figure) -> Iterator[tuple[str, date]]:
+    """Where and when each counted figure of the tree stands: what a triangulation
+    figure of the same stock would share."""
+    if figure.baseline is not None:
+        yield figure.baseline.pcode, figure.baseline.day
+    for flow in figure.flows:
+        yield flow.pcode, flow.day
+    for child in figure.children:
+        yield from _counted_places(child)
 
 
 def _facts_shown(figure: Figure) -> Iterator[Fact]:
@@ -156,8 +178,13 @@ class _Deriver:
     index: LocationIndex
     corrections: dict[tuple[str, int], list[Correction]]
     details: dict[int, Details]
+    beside: dict[tuple[str, date], list[Fact]]
 
     def node(self, figure: Figure) -> Derivation:
+        places = dict.fromkeys(
+            ([(figure.baseline.pcode, figure.baseline.day)] if figure.baseline else [])
+            + [(f.pcode, f.day) for f in figure.flows]
+        )
         return Derivation(
             location=self.index.get(figure.pcode),
             individuals=figure.individuals,
@@ -169,6 +196,10 @@ class _Deriver:
             children=tuple(self.node(child) for child in figure.children),
             arithmetic=arithmetic(figure),
             notes=figure.notes,
+            quantifier=figure.quantifier,
+            triangulation=tuple(
+                self.version(f) for place in places for f in self.beside.get(place, [])
+            ),
         )
 
     def version(self, fact: Fact) -> VersionShown:
@@ -187,6 +218,8 @@ class _Deriver:
             recorded_at=iso(fact.created_at),
             actor=details.actor,
             breakdowns=details.breakdowns,
+            quantifier=fact.quantifier,
+            role=details.role,
             corrections=tuple(
                 CorrectionShown(
                     c.version, c.field, c.old, c.new, c.reason, c.actor, iso(c.recorded_at)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
@@ -49,6 +49,7 @@ class Fact:
     created_at: int
     recorded_at: int
     position: int
+    quantifier: str = "exact"
     parts: dict[str, int] | None = None  # by the dimension asked for, when one was
 
     @property
@@ -61,6 +62,49 @@ class Fact:
             return None
         return -self.households if self.kind == "return" else self.households
 
+    @property
+    def bounds(self) -> Bounds:
+        """What this record's quantifier makes of a sum it is added to (a return is
+        subtracted: more than N returned leaves less than the sum)."""
+        return Bounds.of(self.quantifier, subtracted=self.kind == "return")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How many parts of a sum leave it a lower bound, an upper bound, or approximate;
+    ``quantifier`` is the sum's: exact only when every part is, ``more-than`` when some
+    are lower bounds and none an upper one (and conversely), else ``approximately``."""
+
+    lower: int = 0
+    upper: int = 0
+    approximate: int = 0
+
+    @classmethod
+    def of(cls, quantifier: str, *, subtracted: bool = False) -> Bounds:
+        if quantifier == "approximately":
+            return cls(approximate=1)
+        if quantifier in ("more-than", "less-than"):
+            lower = (quantifier == "more-than") != subtracted
+            return cls(lower=1) if lower else cls(upper=1)
+        return cls()
+
+    def __add__(self, other: Bounds) -> Bounds:
+        return Bounds(
+            self.lower + other.lower, self.upper + other.upper, self.approximate + other.approximate
+        )
+
+    def negated(self) -> Bounds:
+        """The bounds of a sum that is subtracted."""
+        return Bounds(self.upper, self.lower, self.approximate)
+
+    @property
+    def quantifier(self) -> str:
+        if self.approximate or (self.lower and self.upper):
+            return "approximately"
+        if self.lower:
+            return "more-than"
+        return "less-than" if self.upper else "exact"
+
 
 @dataclass(frozen=True)
 class FlowSum:
@@ -69,6 +113,7 @@ class FlowSum:
     records: int = 0
     without_households: int = 0
     parts: dict[str, int] | None = None  # by the dimension asked for, signed like the sums
+    bounds: Bounds = field(default_factory=Bounds)
 
 
 @dataclass(frozen=True)
@@ -101,6 +146,8 @@ class Details:
     source: dict[str, Any]
     actor: str
     breakdowns: dict[str, dict[str, int]] | None = None
+    role: str = "recommended"
+    conversion: dict[str, Any] | None = None
 
 
 class Facts(Protocol):
@@ -133,13 +180,23 @@ class Facts(Protocol):
 
 _FACT_COLUMNS = (
     "record_id", "version", "kind", "pcode", "day", "precision", "individuals",
-    "households", "created_at", "recorded_at", "position",
+    "households", "created_at", "recorded_at", "position", "quantifier",
 )  # fmt: skip
 _V = ", ".join(f"v.{c}" for c in _FACT_COLUMNS)
 # current at K: recorded at or before it, not superseded by then, not a retraction
-_CURRENT = (
+_VISIBLE = (
     "{t}.recorded_at <= ? AND ({t}.superseded_at IS NULL OR {t}.superseded_at > ?) "
     "AND {t}.retracted = 0"
+)
+# (a triangulation figure is shown beside the counted ones, never counted)
+_CURRENT = _VISIBLE + " AND {t}.role = 'recommended'"
+# the flows' quantifiers, as Bounds counts them (lower, upper, approximate)
+_BOUNDS = (
+    "count(CASE WHEN (v.quantifier = 'more-than' AND v.kind <> 'return') OR "
+    "(v.quantifier = 'less-than' AND v.kind = 'return') THEN 1 END), "
+    "count(CASE WHEN (v.quantifier = 'less-than' AND v.kind <> 'return') OR "
+    "(v.quantifier = 'more-than' AND v.kind = 'return') THEN 1 END), "
+    "count(CASE WHEN v.quantifier = 'approximately' THEN 1 END)"
 )
 SINGLE_VALUED = ("cause", "origin")  # a record's own cause or origin: one value for all
 
@@ -167,7 +224,7 @@ def _current(alias: str) -> str:
 def _fact(row: Sequence[Any]) -> Fact:
     return Fact(
         str(UUID(row[0])), row[1], row[2], row[3], date.fromordinal(row[4]), row[5],
-        row[6], row[7], row[8], row[9], row[10],
+        row[6], row[7], row[8], row[9], row[10], row[11],
     )  # fmt: skip
 
 
@@ -221,9 +278,9 @@ class SqlFacts:
             [*params, self._until(until), k, k, k, k],
         )
         for row in rows:
-            fact = _fact(row[1:12])
+            fact = _fact(row[1:13])
             if dimension is not None:
-                parts = parts_from(row[12], row[13], row[14], fact.individuals, dimension)
+                parts = parts_from(row[13], row[14], row[15], fact.individuals, dimension)
                 fact = replace(fact, parts=parts)
             out[fact.pcode].append(fact)
         return out
@@ -284,7 +341,8 @@ class SqlFacts:
             )
             sums = (
                 f"{signed.format(n='v.individuals')}, {signed.format(n='v.households')}, "
-                "count(v.position), count(v.position) - count(v.households)"
+                "count(v.position), count(v.position) - count(v.households), "
+                f"{_BOUNDS}"
             )
             if dimension is None:
                 statement = (
@@ -293,16 +351,17 @@ class SqlFacts:
             else:
                 statement = (
                     "WITH f AS MATERIALIZED (SELECT p.key, v.position, v.kind, v.individuals, "
-                    "v.households, v.breakdowns, v.cause, v.origin "
+                    "v.households, v.breakdowns, v.cause, v.origin, v.quantifier "
                     f"FROM {self._flows(source, column)}) "
                     f"SELECT v.key, NULL, {sums} FROM f AS v GROUP BY v.key "
-                    f"UNION ALL SELECT v.key, e.key, {signed.format(n=m.part_count())}, 0, 0, 0 "
+                    f"UNION ALL SELECT v.key, e.key, {signed.format(n=m.part_count())}, "
+                    "0, 0, 0, 0, 0, 0 "
                     f"FROM f AS v {m.parts_join(dimension)} GROUP BY v.key, e.key"
                 )
                 if dimension in SINGLE_VALUED:
                     statement += (
                         f" UNION ALL SELECT v.key, v.{dimension}, "
-                        f"{signed.format(n='v.individuals')}, 0, 0, 0 FROM f AS v "
+                        f"{signed.format(n='v.individuals')}, 0, 0, 0, 0, 0, 0 FROM f AS v "
                         f"WHERE v.{dimension} IS NOT NULL AND (v.breakdowns IS NULL OR NOT "
                         f"{m.has_dimension(dimension)}) GROUP BY v.key, v.{dimension}"
                     )
@@ -311,8 +370,11 @@ class SqlFacts:
             for key, value, *numbers in self._rows(statement, [*params, self._until(until), k, k]):
                 i = chosen[int(key) - first]
                 if value is None:
-                    individuals, households, records, without = (int(n) for n in numbers)
-                    out[i] = FlowSum(individuals, households, records, without)
+                    individuals, households, records, without, lower, upper, approx = (
+                        int(n) for n in numbers
+                    )
+                    bounds = Bounds(lower, upper, approx)
+                    out[i] = FlowSum(individuals, households, records, without, bounds=bounds)
                 else:
                     found = parts.setdefault(i, {})
                     found[value] = found.get(value, 0) + int(numbers[0])
@@ -334,6 +396,33 @@ class SqlFacts:
             first = self.models.batch_base
             for row in rows:
                 out[chosen[int(row[0]) - first]].append(_fact(row[1:]))
+        return out
+
+    def triangulation(
+        self, places: Sequence[tuple[str, date]]
+    ) -> dict[tuple[str, date], list[Fact]]:
+        """The triangulation figures (another source's number, kept to compare) at these
+        locations on these days, as known at K: what ``explain`` lists beside the counted."""
+        wanted = list(dict.fromkeys(places))
+        out: dict[tuple[str, date], list[Fact]] = {w: [] for w in wanted}
+        if not wanted:
+            return out
+        source, params = self.models.batch(
+            [(pcode, day.toordinal()) for pcode, day in wanted], ("text", "int")
+        )
+        visible = _VISIBLE.format(t="v")
+        rows = self._rows(
+            f"SELECT p.key, {_V} FROM "
+            + self.models.seek(
+                source, VERSIONS.name, "v",
+                f"v.pcode = p.c0 AND v.day = p.c1 AND v.role = 'triangulation' AND {visible}",
+            )
+            + " ORDER BY p.key, v.position",
+            [*params, self.known_at, self.known_at],
+        )  # fmt: skip
+        first = self.models.batch_base
+        for row in rows:
+            out[wanted[int(row[0]) - first]].append(_fact(row[1:]))
         return out
 
     def corrections_of(
@@ -376,12 +465,15 @@ class SqlFacts:
             return {}
         source, params = self.models.batch([(p,) for p in wanted], ("int",))
         rows = self._rows(
-            "SELECT d.position, d.source, d.actor, v.breakdowns FROM "
+            "SELECT d.position, d.source, d.actor, v.breakdowns, v.role, d.conversion FROM "
             + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0")
             + f" JOIN {VERSIONS.name} AS v ON v.position = d.position",
             params,
         )
         return {
-            int(r[0]): Details(json.loads(r[1]), r[2], None if r[3] is None else json.loads(r[3]))
+            int(r[0]): Details(
+                json.loads(r[1]), r[2], None if r[3] is None else json.loads(r[3]), r[4],
+                None if r[5] is None else json.loads(r[5]),
+            )
             for r in rows
-        }
+        }  # fmt: skip

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ledger.locations import LocationIndex
-from projections.facts import Fact, Facts, FlowQuery, FlowSum
+from projections.facts import Bounds, Fact, Facts, FlowQuery, FlowSum
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,15 @@ class Figure:
     # with a breakdown asked for: value → individuals, by the same rule part by part
     # (what lacks the dimension is the rest of ``individuals``, never a part)
     parts: dict[str, int] | None = None
+    bounds: Bounds = field(default_factory=Bounds)  # of the counted parts' quantifiers
 
     @property
     def empty(self) -> bool:
         return self.records == 0
+
+    @property
+    def quantifier(self) -> str:
+        return self.bounds.quantifier
 
 
 @dataclass
@@ -177,6 +182,7 @@ class FigureRule:
             households=sum(f.signed_households or 0 for f in found),
             records=len(found),
             without_households=sum(1 for f in found if f.households is None),
+            bounds=sum((f.bounds for f in found), Bounds()),
         )
         return total, found
 
@@ -210,6 +216,7 @@ class FigureRule:
             flow_sum=total,
             records=records,
             without_households=without,
+            bounds=baseline.bounds + total.bounds,
         )
 
     def _from_children(
@@ -247,6 +254,7 @@ class FigureRule:
             records=records,
             without_households=without,
             without_baseline=without_baseline,
+            bounds=sum((c.bounds for c in children), own.bounds),
         )
 
 

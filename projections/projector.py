@@ -169,7 +169,8 @@ class Projector:
             for f in FIGURE_FIELDS:
                 # a nullable field may be absent (an event stored before it existed),
                 # as the set-based copies read it too
-                value = state[f.name] if f.name in state or not f.nullable else f.default
+                missing = f.nullable or f.default is not None
+                value = state[f.name] if f.name in state or not missing else f.default
                 row[f.column] = _column_value(f.name, value)
             row.update(self._ancestors_of(row["pcode"]))
         except (ValueError, KeyError, TypeError):

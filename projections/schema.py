@@ -145,8 +145,9 @@ VIEW_FIGURES = "figures"
 # the read models' layout; a database holding another is dropped and rebuilt from the log
 VIEW_SCHEMA = "schema"
 # 5: day ordinals, locations, snapshot results; 6: location history; 7: breakdown parts
-# (a table of their own, given up); 8: breakdowns, origin and cause in the figure table
-SCHEMA_VERSION = 8
+# (a table of their own, given up); 8: breakdowns, origin and cause in the figure table;
+# 9: role, quantifier, households conversion, reviews and sign-offs
+SCHEMA_VERSION = 9
 # the largest lead, in days, of a version's date over the UTC day it was recorded on: no
 # version known at instant K is dated after day(K) + lead, so a query as known at K can
 # bound its dates by that (a historical question about a later date then seeks instead

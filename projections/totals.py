@@ -90,12 +90,14 @@ class Line:
     partial: bool
     notes: tuple[str, ...]
     breakdown: Breakdown | None = None
+    quantifier: str = "exact"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "pcode": self.pcode,
             "name": self.name,
             "individuals": self.individuals,
+            "quantifier": self.quantifier,
             "households": self.households,
             "partial": self.partial,
             "notes": list(self.notes),
@@ -115,6 +117,7 @@ class Line:
             partial=bool(data["partial"]),
             notes=tuple(data["notes"]),
             breakdown=None if breakdown is None else Breakdown.from_json(breakdown),
+            quantifier=data.get("quantifier", "exact"),
         )
 
 
@@ -201,6 +204,7 @@ def line_of(
         partial=figure.partial,
         notes=notes,
         breakdown=breakdown,
+        quantifier=figure.quantifier,
     )
 
 
@@ -299,6 +303,8 @@ def breakdown(
             partial=parent.partial,
             notes=tuple(notes),
             breakdown=rest_breakdown,
+            # the parent less the rows: a row's lower bound is the rest's upper one
+            quantifier=sum((f.bounds.negated() for f in figures), parent.bounds).quantifier,
         )
     )
     return tuple(lines)

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import uuid4
 
 from ledger.locations import LocationIndex
-from projections.facts import FLOW_KINDS, LEVEL_COLUMNS, Fact, FlowQuery, FlowSum
+from projections.facts import FLOW_KINDS, LEVEL_COLUMNS, Bounds, Fact, FlowQuery, FlowSum
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ class InMemoryFacts:
                     records=len(found),
                     without_households=sum(1 for f in found if f.households is None),
                     parts=parts,
+                    bounds=sum((f.bounds for f in found), Bounds()),
                 )
             )
         return out

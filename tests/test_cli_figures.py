@@ -92,6 +92,7 @@ def test_totals_json_has_the_contract_shape(cli: Cli, mali: dict[str, str]) -> N
     assert data["as_of"] == "2018-02-28"
     assert data["total"] == {
         "individuals": 46336,
+        "quantifier": "exact",
         "households": None,
         "partial": False,
         "notes": ["households unknown for 4 of 5 records"],

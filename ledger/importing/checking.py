@@ -74,6 +74,8 @@ class _Checked:
     origin: str | None
     cause: str | None
     note: str | None
+    role: str
+    quantifier: str
 
     @classmethod
     def of(cls, figure: NewFigure) -> _Checked:
@@ -86,12 +88,15 @@ class _Checked:
             origin=figure.origin,
             cause=figure.cause,
             note=figure.note,
+            role=figure.role.value,
+            quantifier=figure.quantifier.value,
         )
 
 
 def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str]) -> dict[str, Any]:
     """The ``NewFigure`` input of a row (``shape`` as ``RowChecker.check`` builds it)."""
-    kind, date, publisher, report, round_, url, published_on, rounded, origin, cause, note = shape
+    (kind, date, publisher, report, round_, url, published_on, rounded, origin, cause, note,
+     role, quantifier) = shape  # fmt: skip
     return {
         "kind": kind,
         "pcode": pcode,
@@ -109,6 +114,8 @@ def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str])
         "origin": origin,
         "cause": _blank(cause) or None,
         "note": note,
+        "role": role or None,
+        "quantifier": quantifier or None,
     }
 
 
@@ -191,6 +198,8 @@ class RowChecker:
             origin,
             v.get("cause"),
             v.get("note"),
+            v.get("role"),
+            v.get("quantifier"),
         )
         checked = None if errors else self._checked.get(shape)
         if checked is not None:
@@ -244,6 +253,8 @@ class RowChecker:
             "origin": checked.origin,
             "cause": checked.cause,
             "note": checked.note,
+            "role": checked.role,
+            "quantifier": checked.quantifier,
             "source": checked.source,
             "record_id": None if record_id is None else str(record_id),
             "import_key": v.get("import_key") or None,

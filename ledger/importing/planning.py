@@ -119,6 +119,7 @@ def decide(
         date=FigureDate.parse(figure["date"]),
         pcode=figure["pcode"],
         breakdowns={d: (stock.breakdowns or {}).get(d, {}) for d in carried} or None,
+        quantifier=figure.get("quantifier"),
         reason=f"revised by {file_name}, {stock.rows_text}",
         citation=f"{file_name} {stock.rows_text}",
     )

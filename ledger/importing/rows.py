@@ -58,6 +58,8 @@ PLAIN_COLUMNS = {
     "assessment_type": "assessment_type",
     "operation": "operation",
     "rounded": "rounded",
+    "role": "role",
+    "quantifier": "quantifier",
     # breakdowns (ledger.breakdowns): counts, and list cells "VALUE=N; VALUE=N"
     "females": "sex:female",
     "males": "sex:male",
@@ -103,6 +105,8 @@ DTM_JSON_FIELDS = {
 }
 
 _META = {
+    "role": "role",
+    "quantifier": "quantifier",
     "source": "publisher",
     "url": "source_url",
     "report": "report",

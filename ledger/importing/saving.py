@@ -75,6 +75,8 @@ class BulkSaver:
                 note=figure["note"],
                 import_key=stock.import_key,
                 breakdowns=stock.breakdowns,
+                role=figure.get("role", "recommended"),
+                quantifier=figure.get("quantifier", "exact"),
             )
         )
 

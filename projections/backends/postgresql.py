@@ -36,7 +36,9 @@ _BREAKDOWNS_TEXT = rf'^\{{("{_DIMENSION}":{_PARTS}(,"{_DIMENSION}":{_PARTS})*)?\
 _BREAKDOWNS_READABLE = f"r.\"breakdowns\"::text ~ '{_BREAKDOWNS_TEXT}'"
 
 
-def _value(kind: str, name: str) -> str:
+def _value(kind: str, name: str, default: object = None) -> str:
+    if default is not None:  # an event stored before the field existed lacks it
+        return f"coalesce(r.\"{name}\", '{default}')"
     if kind == "day":
         return f"(r.\"{name}\"::date - DATE '0001-01-01' + 1)"
     if kind == "json":
@@ -58,8 +60,10 @@ def _guard(kind: str, name: str, nullable: bool) -> str:
 
 def _copy_statement() -> str:
     record = ", ".join(f'"{f.name}" {_RECORD_TYPES[f.kind]}' for f in FIGURE_FIELDS)
-    values = ", ".join(f"{_value(f.kind, f.name)} AS {f.column}" for f in FIGURE_FIELDS)
-    guards = "\n      AND ".join(_guard(f.kind, f.name, f.nullable) for f in FIGURE_FIELDS)
+    values = ", ".join(f"{_value(f.kind, f.name, f.default)} AS {f.column}" for f in FIGURE_FIELDS)
+    guards = "\n      AND ".join(
+        _guard(f.kind, f.name, f.nullable or f.default is not None) for f in FIGURE_FIELDS
+    )
     fixed = {
         "action": "'recorded'", "retracted": "0", "created_at": "at", "recorded_at": "at",
         "superseded_at": "NULL", "reason": "NULL", "citation": "NULL", "changes": "'[]'",

@@ -50,9 +50,11 @@ _BREAKDOWNS_READABLE = (
 )
 
 
-def _value(kind: str, name: str) -> str:
+def _value(kind: str, name: str, default: object = None) -> str:
     if kind == "day":
         return f"CAST(julianday(e.{name}) - {ORDINAL_OF_JULIAN_DAY_0} AS INTEGER)"
+    if default is not None:  # an event stored before the field existed lacks it
+        return f"coalesce(e.{name}, '{default}')"
     return f"e.{name}"
 
 
@@ -82,8 +84,10 @@ def fill_statement(table: str) -> str:
             if f.kind == "json"
         ]
     )
-    values = ", ".join(_value(f.kind, f.name) for f in FIGURE_FIELDS)
-    guards = "\n  AND ".join(_guard(f.kind, f.name, f.nullable) for f in FIGURE_FIELDS)
+    values = ", ".join(_value(f.kind, f.name, f.default) for f in FIGURE_FIELDS)
+    guards = "\n  AND ".join(
+        _guard(f.kind, f.name, f.nullable or f.default is not None) for f in FIGURE_FIELDS
+    )
     return f"""
 INSERT INTO {table} ({", ".join(NEW_COLUMNS)})
 WITH e AS MATERIALIZED (
