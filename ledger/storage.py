@@ -7,9 +7,13 @@ driver's own connection.)
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger.application import Ledger
 from ledger.backends import EVENTS_TABLE, store_for
-from ledger.errors import LedgerNotInitialised, StorageUnavailable
+from ledger.errors import LedgerError, LedgerNotInitialised, StorageUnavailable
+from ledger.integrity.errors import UpgradeRefused
+from ledger.integrity.schema import is_current, upgrade
 from ledger.targets import database_url, safe_target, scrub
 
 
@@ -27,10 +31,11 @@ def open_ledger(target: str, *, actor: str = "unknown", create: bool = False) ->
         "CREATE_TABLE": "y" if create else "n",
     }
     try:
-        ledger = Ledger(env=env, actor=actor)
+        ledger = Ledger(env=env, actor=actor)  # with ``create``, its tables are made here
         if not create:
             _require_tables(ledger, target)
-    except (LedgerNotInitialised, StorageUnavailable):
+        _ensure_integrity(ledger)
+    except LedgerError:
         raise
     except Exception as error:
         raise StorageUnavailable(
@@ -54,6 +59,32 @@ def _require_tables(ledger: Ledger, target: str) -> None:
         raw.close()
     if not found:
         raise LedgerNotInitialised(safe_target(target))
+
+
+def _ensure_integrity(ledger: Ledger) -> None:
+    """Bring a ledger written by an earlier version up to date (``ledger.integrity.schema``:
+    the append-only triggers, the Merkle tree, the chain's ``db_user`` column) if anything
+    is missing: a few catalogue reads when nothing is, one transaction when something is."""
+    recorder: Any = ledger.recorder
+    store = recorder.store
+    raw = recorder.datastore.engine.raw_connection()
+    try:
+        with store.snapshot(raw.driver_connection) as cur:
+            if is_current(store, cur):
+                return
+        with store.transaction(raw.driver_connection) as cur:
+            if not is_current(store, cur):
+                upgrade(store, cur)
+    except Exception as error:
+        if store.is_denied(error):
+            raise UpgradeRefused(
+                "this ledger needs an upgrade (append-only triggers, the Merkle tree, the "
+                "chain's db_user column) that only the owner of its tables may make: run "
+                "`dledger init` as that database user; nothing was written"
+            ) from None
+        raise
+    finally:
+        raw.close()
 
 
 def _reason(error: BaseException, target: str) -> str:

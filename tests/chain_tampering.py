@@ -62,7 +62,9 @@ def state_of(ledger: Ledger, event_id: int) -> bytes:
 
 
 def set_state(ledger: Ledger, event_id: int, state: bytes) -> None:
-    sql(ledger, f"UPDATE {EVENTS} SET state = :s WHERE id = :id", s=state, id=event_id)
+    from tests.tampering import tamper
+
+    tamper(ledger, f"UPDATE {EVENTS} SET state = :s WHERE id = :id", s=state, id=event_id)
 
 
 def target_of(ledger: Ledger) -> str:

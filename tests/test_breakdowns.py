@@ -253,6 +253,7 @@ def test_an_altered_breakdown_in_the_log_is_named_not_counted(sqlite_target: str
     import sqlite3
 
     from ledger.backends import EVENTS_TABLE
+    from tests.tampering import tamper
 
     ok(sqlite_target, "init")
     rid = record(sqlite_target, "assessment", "Mali", "2017-12", 100, "sex:female=60")
@@ -261,7 +262,9 @@ def test_an_altered_breakdown_in_the_log_is_named_not_counted(sqlite_target: str
             f"SELECT state FROM {EVENTS_TABLE} WHERE originator_version = 1 "
             "AND topic LIKE '%Recorded' ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        changed = bytes(state).replace(b'"female":60', b'"female":-60')
-        conn.execute(f"UPDATE {EVENTS_TABLE} SET state = ? WHERE state = ?", (changed, state))
+    conn.close()
+    changed = bytes(state).replace(b'"female":60', b'"female":-60')
+    tamper(sqlite_target, f"UPDATE {EVENTS_TABLE} SET state = :new WHERE state = :old",
+           new=changed, old=state)  # fmt: skip
     outcome = dledger(sqlite_target, "rebuild")
     assert outcome.code == 1 and "cannot be read" in outcome.stderr and rid in outcome.stderr

@@ -24,6 +24,7 @@ from tests.chain_tampering import (
     state_of,
     verify,
 )
+from tests.tampering import tamper
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_a_changed_state_byte_is_named_as_modified(filled: Ledger) -> None:
 
 def test_a_changed_topic_is_named_as_modified(filled: Ledger) -> None:
     target = event_ids(filled)[2]
-    sql(filled, f"UPDATE {EVENTS} SET topic = topic || 'x' WHERE id = :id", id=target)
+    tamper(filled, f"UPDATE {EVENTS} SET topic = topic || 'x' WHERE id = :id", id=target)
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("modified", link_of(filled, target)[0])
 
@@ -87,7 +88,7 @@ def test_a_changed_topic_is_named_as_modified(filled: Ledger) -> None:
 def test_a_deleted_event_is_named_with_its_record(filled: Ledger) -> None:
     target = event_ids(filled)[3]
     position, record, version = link_of(filled, target)
-    sql(filled, f"DELETE FROM {EVENTS} WHERE id = :id", id=target)
+    tamper(filled, f"DELETE FROM {EVENTS} WHERE id = :id", id=target)
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("deleted", position)
     assert f"event {target} at position {position}" in problem.message
@@ -97,8 +98,8 @@ def test_a_deleted_event_is_named_with_its_record(filled: Ledger) -> None:
 def test_an_event_deleted_with_its_link_leaves_a_gap(filled: Ledger) -> None:
     target = event_ids(filled)[3]
     position = link_of(filled, target)[0]
-    sql(filled, f"DELETE FROM {CHAIN} WHERE notification_id = :id", id=target)
-    sql(filled, f"DELETE FROM {EVENTS} WHERE id = :id", id=target)
+    tamper(filled, f"DELETE FROM {CHAIN} WHERE notification_id = :id", id=target)
+    tamper(filled, f"DELETE FROM {EVENTS} WHERE id = :id", id=target)
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("deleted", position)
 
@@ -123,7 +124,7 @@ def test_a_forged_event_is_named_as_inserted(filled: Ledger) -> None:
 
 def test_an_event_whose_link_was_removed_is_named(filled: Ledger) -> None:
     target = event_ids(filled)[5]
-    sql(filled, f"DELETE FROM {CHAIN} WHERE notification_id = :id", id=target)
+    tamper(filled, f"DELETE FROM {CHAIN} WHERE notification_id = :id", id=target)
     problem = problem_of(filled)
     assert problem.kind == "inserted"
     assert problem.message.startswith(f"event {target} ")
@@ -138,9 +139,9 @@ def test_two_swapped_events_are_named_as_reordered(filled: Ledger) -> None:
         f"UPDATE {EVENTS} SET originator_id = :o, originator_version = :v, topic = :t, "
         "state = :s WHERE id = :id"
     )
-    sql(filled, update, o=row_a[0], v=-1, t="", s=b"", id=a)  # free the unique key
-    sql(filled, update, o=row_a[0], v=row_a[1], t=row_a[2], s=row_a[3], id=b)
-    sql(filled, update, o=row_b[0], v=row_b[1], t=row_b[2], s=row_b[3], id=a)
+    tamper(filled, update, o=row_a[0], v=-1, t="", s=b"", id=a)  # free the unique key
+    tamper(filled, update, o=row_a[0], v=row_a[1], t=row_a[2], s=row_a[3], id=b)
+    tamper(filled, update, o=row_b[0], v=row_b[1], t=row_b[2], s=row_b[3], id=a)
     position_a, position_b = link_of(filled, a)[0], link_of(filled, b)[0]
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("reordered", position_a)
@@ -149,7 +150,7 @@ def test_two_swapped_events_are_named_as_reordered(filled: Ledger) -> None:
 
 def test_deleting_the_last_events_is_named_as_truncation(filled: Ledger) -> None:
     ids = event_ids(filled)
-    sql(filled, f"DELETE FROM {EVENTS} WHERE id >= :id", id=ids[-3])
+    tamper(filled, f"DELETE FROM {EVENTS} WHERE id >= :id", id=ids[-3])
     cut = len(ids) - 2
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("truncated", cut)
@@ -159,8 +160,8 @@ def test_deleting_the_last_events_is_named_as_truncation(filled: Ledger) -> None
 def test_truncating_events_and_links_is_caught_by_a_later_checkpoint(filled: Ledger) -> None:
     kept = head(filled)
     ids = event_ids(filled)
-    sql(filled, f"DELETE FROM {CHAIN} WHERE notification_id >= :id", id=ids[-3])
-    sql(filled, f"DELETE FROM {EVENTS} WHERE id >= :id", id=ids[-3])
+    tamper(filled, f"DELETE FROM {CHAIN} WHERE notification_id >= :id", id=ids[-3])
+    tamper(filled, f"DELETE FROM {EVENTS} WHERE id >= :id", id=ids[-3])
     assert verify(filled).intact  # without a checkpoint, a clean cut is invisible
     problem = problem_of(filled, kept)
     assert problem.kind == "truncated"
@@ -171,7 +172,7 @@ def test_truncating_events_and_links_is_caught_by_a_later_checkpoint(filled: Led
 
 
 def test_an_altered_link_hash_is_caught_at_its_position(filled: Ledger) -> None:
-    sql(filled, f"UPDATE {CHAIN} SET hash = :h WHERE position = 4", h=bytes(32))
+    tamper(filled, f"UPDATE {CHAIN} SET hash = :h WHERE position = 4", h=bytes(32))
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("modified", 4)
     assert problem.message.endswith("was modified (or chain links up to it were altered)")
@@ -180,7 +181,7 @@ def test_an_altered_link_hash_is_caught_at_its_position(filled: Ledger) -> None:
 @pytest.mark.parametrize("column", ["originator_version", "originator_id"])
 def test_a_link_naming_another_record_is_named_as_altered(filled: Ledger, column: str) -> None:
     value = 99 if column == "originator_version" else "0" * 32
-    sql(filled, f"UPDATE {CHAIN} SET {column} = :v WHERE position = 4", v=value)
+    tamper(filled, f"UPDATE {CHAIN} SET {column} = :v WHERE position = 4", v=value)
     problem = problem_of(filled)
     assert (problem.kind, problem.position) == ("link altered", 4)
 
@@ -220,7 +221,7 @@ def _recompute_every_link(ledger: Ledger) -> None:
     for position, nid, oid, version, topic, state in rows:
         hex_id = originator_hex(oid)
         previous = link_hash(previous, position, nid, hex_id, version, topic, bytes(state))
-        sql(ledger, f"UPDATE {CHAIN} SET hash = :h WHERE position = :p", h=previous, p=position)
+        tamper(ledger, f"UPDATE {CHAIN} SET hash = :h WHERE position = :p", h=previous, p=position)
 
 
 @pytest.mark.parametrize(
@@ -242,7 +243,7 @@ def test_a_value_of_the_wrong_type_is_named_not_a_crash(
         fill(ledger, records=2)
         target = event_ids(ledger)[1]
         position = link_of(ledger, target)[0]
-        sql(ledger, f"UPDATE {EVENTS} SET {column} = :v WHERE id = :id", v=value, id=target)
+        tamper(ledger, f"UPDATE {EVENTS} SET {column} = :v WHERE id = :id", v=value, id=target)
         problem = problem_of(ledger)
         assert problem.position == position
         assert problem.kind in ("modified", "deleted")

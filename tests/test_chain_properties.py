@@ -16,10 +16,10 @@ from tests.chain_tampering import (
     fill,
     link_of,
     set_state,
-    sql,
     state_of,
     verify,
 )
+from tests.tampering import tamper
 
 
 def test_any_single_byte_change_to_any_stored_event_is_detected(ledger: Ledger) -> None:
@@ -53,7 +53,7 @@ def test_any_single_byte_change_to_any_stored_event_is_detected(ledger: Ledger) 
 def test_a_changed_version_or_record_id_is_detected(ledger: Ledger) -> None:
     fill(ledger, records=2)
     last = event_ids(ledger)[-1]
-    sql(ledger, f"UPDATE {EVENTS} SET originator_version = 99 WHERE id = :id", id=last)
+    tamper(ledger, f"UPDATE {EVENTS} SET originator_version = 99 WHERE id = :id", id=last)
     problem = verify(ledger).problem
     assert problem is not None and problem.kind == "modified"
 

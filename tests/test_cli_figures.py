@@ -309,20 +309,14 @@ def test_explain_and_snapshots_carry_the_chain_checkpoint_they_rest_on(
 def test_an_event_altered_outside_the_ledger_is_a_one_line_error_not_a_traceback(
     cli: Cli, mali: dict[str, str]
 ) -> None:
-    from sqlalchemy import create_engine, text
+    from ledger.storage import EVENTS_TABLE
+    from tests.tampering import tamper
 
-    from ledger.storage import EVENTS_TABLE, database_url
-
-    engine = create_engine(database_url(cli.db))
-    with engine.begin() as conn:  # tampering, as someone with database access could
-        conn.execute(
-            text(
-                f"UPDATE {EVENTS_TABLE} SET state = :junk WHERE id = (SELECT max(id) FROM "
-                f"{EVENTS_TABLE})"
-            ),
-            {"junk": b'{"individuals": 1, oops'},
-        )
-    engine.dispose()
+    tamper(  # as someone with database access could, past the append-only triggers
+        cli.db,
+        f"UPDATE {EVENTS_TABLE} SET state = :junk WHERE id = (SELECT max(id) FROM {EVENTS_TABLE})",
+        junk=b'{"individuals": 1, oops',
+    )
     err = cli("totals", code=1)
     assert err.startswith("error: the event at log position ") and err.count("\n") == 1
     assert "run `dledger verify`" in err

@@ -394,19 +394,19 @@ def test_an_event_with_an_impossible_count_is_named_not_a_crash(demo: str) -> No
     from sqlalchemy import create_engine, text
 
     from ledger.targets import database_url
+    from tests.tampering import tamper
 
     engine = create_engine(database_url(demo))
     with engine.begin() as conn:
         state = conn.execute(text("SELECT state FROM dledger_events WHERE id = "
                                   "(SELECT max(id) FROM dledger_events)")).scalar_one()  # fmt: skip
-        data = json.loads(bytes(state))
-        if "individuals" not in data:
-            pytest.skip("the last event is not a record")
-        data["individuals"] = 2**70
-        conn.execute(text("UPDATE dledger_events SET state = :s WHERE id = "
-                          "(SELECT max(id) FROM dledger_events)"),
-                     {"s": json.dumps(data).encode()})  # fmt: skip
     engine.dispose()
+    data = json.loads(bytes(state))
+    if "individuals" not in data:
+        pytest.skip("the last event is not a record")
+    data["individuals"] = 2**70
+    tamper(demo, "UPDATE dledger_events SET state = :s WHERE id = "
+                 "(SELECT max(id) FROM dledger_events)", s=json.dumps(data).encode())  # fmt: skip
     for command in (["rebuild"], ["totals"], ["explain", "Mali"]):  # rebuilt up to it, no further
         err = one_line(dledger(demo, *command))
         assert "the event at log position" in err and "dledger verify" in err

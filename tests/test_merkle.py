@@ -29,19 +29,17 @@ from hypothesis import strategies as st
 
 from ledger.integrity.merkle import (
     EMPTY_ROOT,
-    CompactRange,
     consistency_proof,
     consistency_proof_from,
     inclusion_proof,
     inclusion_proof_from,
     leaf_hash,
     node_hash,
-    perfect_subtrees,
     root,
-    subtree_hash,
     verify_consistency,
     verify_inclusion,
 )
+from ledger.integrity.ranges import CompactRange, perfect_subtrees, subtree_hash
 
 FAST = settings(max_examples=30, deadline=None, database=None)
 

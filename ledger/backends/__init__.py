@@ -18,20 +18,38 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.errors import StorageUnavailable
+from ledger.errors import InvalidInput, StorageUnavailable
+
+if TYPE_CHECKING:
+    from ledger.integrity.tree import TreeAppender
 
 APPLICATION_NAME = "dledger"
 EVENTS_TABLE = f"{APPLICATION_NAME}_events"
 CHAIN_TABLE = f"{APPLICATION_NAME}_chain"
+TREE_TABLE = f"{APPLICATION_NAME}_tree"
 
 # (originator id as 16 bytes, originator version, topic, state): an event as stored
 EventRow = tuple[bytes, int, str, bytes]
 # (position, notification id, originator id as 16 bytes, originator version, chain hash)
 Link = tuple[int, int, bytes, int, bytes]
+# (position of its last leaf, height, hash): a node of the Merkle tree (ledger.integrity.tree)
+Node = tuple[int, int, bytes]
+
+
+@dataclass(frozen=True)
+class Role:
+    """A database role to give access to a ledger: a ``writer`` appends to the log (INSERT
+    and SELECT only), a ``reader`` only reads it; both keep the read models up to date."""
+
+    name: str
+    kind: str  # writer | reader
+    password: str | None = field(default=None, repr=False)
+
+
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 Connection = Any  # a DB-API 2 connection of the backend's driver
@@ -56,7 +74,10 @@ class EventStore:
 
     def __init__(self, events_table: str = EVENTS_TABLE) -> None:
         self.events_table = events_table
-        self.chain_table = events_table.removesuffix("_events") + "_chain"
+        prefix = events_table.removesuffix("_events")
+        self.chain_table = prefix + "_chain"
+        self.tree_table = prefix + "_tree"
+        self._tree: TreeAppender | None = None
 
     # -- connecting (the read side) ------------------------------------------------------
 
@@ -96,6 +117,50 @@ class EventStore:
     def has_table(self, cur: Cursor, name: str) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @contextmanager
+    def scratch(self, url: str, position: int) -> Iterator[str]:  # pragma: no cover
+        """A scratch database holding the log up to ``position`` (events and chain links)
+        and nothing else, its target (read models rebuilt there compare with the ledger's:
+        ``projections.agreement``); removed at the end."""
+        raise NotImplementedError
+        yield
+
+    # -- the integrity schema (ledger.integrity.schema) ------------------------------------
+
+    @property
+    def protected_tables(self) -> tuple[str, str, str]:
+        """The tables that only ever grow: events, chain links, tree nodes."""
+        return (self.events_table, self.chain_table, self.tree_table)
+
+    def has_column(self, cur: Cursor, table: str, column: str) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def add_user_column(self, cur: Cursor, column: str) -> None:  # pragma: no cover
+        """Add the chain's column for the database user who appended each link."""
+        raise NotImplementedError
+
+    def create_tree_table(self, cur: Cursor) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def is_protected(self, cur: Cursor) -> bool:  # pragma: no cover - abstract
+        """Whether every append-only trigger is in place (and enabled)."""
+        raise NotImplementedError
+
+    def protect(self, cur: Cursor) -> None:  # pragma: no cover - abstract
+        """Create the append-only triggers (those that exist are replaced)."""
+        raise NotImplementedError
+
+    def grant_roles(
+        self, cur: Cursor, roles: Sequence[Role], read_models: Sequence[str]
+    ) -> list[str]:
+        """Create (or update) database roles that may append to the log or only read it;
+        what was done, one line each (never a password)."""
+        raise InvalidInput(f"the {self.name} backend has no database roles")
+
+    def is_denied(self, error: BaseException) -> bool:
+        """Whether a driver error says the database user lacks a privilege."""
+        return False
+
     # -- how ids are stored --------------------------------------------------------------
 
     def originator(self, stored: Any) -> UUID:
@@ -132,11 +197,25 @@ class EventStore:
         """Insert chain links: (position, notification id, originator id bytes, version, hash)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def insert_nodes(self, cur: Cursor, nodes: Sequence[Node]) -> None:
+        """Insert Merkle tree nodes: (position of the last leaf, height, hash)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def tree(self) -> TreeAppender:
+        """What keeps the Merkle tree as links are appended (one per store)."""
+        if self._tree is None:
+            from ledger.integrity.tree import TreeAppender
+
+            self._tree = TreeAppender(self)
+        return self._tree
+
     def append(self, cur: Cursor, rows: Sequence[EventRow]) -> list[int]:
-        """Append events and their chain links, in the caller's transaction.
+        """Append events, their chain links and the Merkle tree nodes they complete, in
+        the caller's transaction.
 
         The append lock is taken first, so reading the chain's head and linking after it
-        cannot interleave with another writer: concurrent writers make one linear chain.
+        cannot interleave with another writer: concurrent writers make one linear chain
+        (and one tree).
         """
         from ledger.integrity.encoding import link_hash
 
@@ -152,6 +231,7 @@ class EventStore:
             previous = link_hash(previous, position, nid, oid.hex(), version, topic, state)
             links.append((position, nid, oid, version, previous))
         self.insert_links(cur, links)
+        self.tree().append(cur, head, links)
         return ids
 
     def chain_head(self, cur: Cursor) -> ChainHead:

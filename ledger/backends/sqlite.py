@@ -24,10 +24,12 @@ from ledger.backends import (
     Cursor,
     EventRow,
     EventStore,
+    Node,
 )
 from ledger.errors import LedgerNotInitialised, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 5_000
+SCRATCH_CACHE_KIB = 256 * 1024  # while a scratch copy's index is built
 # a bound blob stays well under SQLite's default length limit (1,000,000,000 bytes)
 PART_BYTES = 64 * 1024 * 1024
 
@@ -42,6 +44,22 @@ _LINKS_INSERT = (
     "SELECT ?1 + j.key, ?2 + j.key, lower(hex(substr(?3, 16 * j.key + 1, 16))), "
     "j.value, substr(?4, 32 * j.key + 1, 32) FROM json_each(?5) AS j"
 )
+_NODES_INSERT = (
+    "INSERT INTO {table} (position, height, hash) "
+    "SELECT j.value ->> 0, j.value ->> 1, substr(?2, 32 * j.key + 1, 32) FROM json_each(?1) AS j"
+)
+
+# the append-only triggers: RAISE(ABORT) fails the statement (and nothing it did stays)
+_REFUSE = (
+    "CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {statement} ON {table} "
+    "BEGIN SELECT RAISE(ABORT, '{table} is append-only: {what} are never {done}{hint}'); END"
+)
+_PROTECTED = (
+    ("events", " (a correction or a retraction is a new event)"),
+    ("chain links", ""),
+    ("Merkle tree nodes", ""),
+)
+_VERBS = (("update", "UPDATE", "updated"), ("delete", "DELETE", "deleted"))
 
 
 # what SQLite's errors mean for a user, by the words of their message
@@ -145,8 +163,90 @@ class SqliteStore(EventStore):
         cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return cur.fetchone() is not None
 
+    @contextmanager
+    def scratch(self, url: str, position: int) -> Iterator[str]:
+        """A copy of the events and links up to ``position`` in a file of its own (in the
+        system's temporary folder), with the ledger's own table and index definitions."""
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="dledger-scratch-")
+        path = str(Path(folder) / "scratch.db")
+        try:
+            conn = sqlite3.connect(f"file:{path}", uri=True, isolation_level=None)
+            try:
+                # a throwaway file: no journal while it is filled, WAL for the readers after
+                conn.execute("PRAGMA journal_mode = OFF")
+                conn.execute("PRAGMA synchronous = OFF")
+                conn.execute(f"PRAGMA cache_size = -{SCRATCH_CACHE_KIB}")
+                conn.execute("ATTACH DATABASE ? AS log", (f"file:{sqlite_path(url)}?mode=ro",))
+                conn.execute("BEGIN")
+                definitions = conn.execute(
+                    "SELECT sql FROM log.sqlite_master WHERE tbl_name IN (?, ?) AND sql IS NOT "
+                    "NULL AND type IN ('table', 'index') ORDER BY type = 'index'",
+                    (self.events_table, self.chain_table),
+                ).fetchall()
+                for (statement,) in definitions:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO main.{self.events_table} SELECT * FROM log.{self.events_table} "
+                    "WHERE id <= ?",
+                    (position,),
+                )
+                conn.execute(
+                    f"INSERT INTO main.{self.chain_table} SELECT * FROM log.{self.chain_table} "
+                    "WHERE notification_id <= ?",
+                    (position,),
+                )
+                conn.execute("COMMIT")
+                conn.execute("DETACH DATABASE log")
+                conn.execute("PRAGMA journal_mode = WAL")
+            finally:
+                conn.close()
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def is_conflict(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError)
+
+    # -- the integrity schema ------------------------------------------------------------
+
+    def has_column(self, cur: Cursor, table: str, column: str) -> bool:
+        cur.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", (table, column))
+        return cur.fetchone() is not None
+
+    def add_user_column(self, cur: Cursor, column: str) -> None:
+        cur.execute(f"ALTER TABLE {self.chain_table} ADD COLUMN {column} TEXT")
+
+    def create_tree_table(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.tree_table} (position INTEGER NOT NULL, "
+            "height INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (position, height)) "
+            "WITHOUT ROWID"
+        )
+
+    def _triggers(self) -> dict[str, str]:
+        return {
+            f"{table}_no_{verb}": _REFUSE.format(
+                table=table, verb=verb, statement=statement, what=what, done=done, hint=hint
+            )
+            for table, (what, hint) in zip(self.protected_tables, _PROTECTED, strict=True)
+            for verb, statement, done in _VERBS
+        }
+
+    def is_protected(self, cur: Cursor) -> bool:
+        names = list(self._triggers())
+        marks = ", ".join("?" for _ in names)
+        cur.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+            names,
+        )
+        return int(cur.fetchone()[0]) == len(names)
+
+    def protect(self, cur: Cursor) -> None:
+        for statement in self._triggers().values():
+            cur.execute(statement)
 
     def failure(self, error: BaseException, target: str) -> str | None:
         if not isinstance(error, sqlite3.Error):
@@ -193,6 +293,18 @@ class SqliteStore(EventStore):
                 b"".join(link[4] for link in links),
                 json.dumps([link[3] for link in links]),
             ),
+        )
+
+    def insert_nodes(self, cur: Cursor, nodes: Sequence[Node]) -> None:
+        # one statement, as for the links: an executemany would give up the interpreter
+        # lock at every row, and wait for it again while the encoding thread holds it
+        import json
+
+        if not nodes:
+            return
+        cur.execute(
+            _NODES_INSERT.format(table=self.tree_table),
+            (json.dumps([(p, h) for p, h, _ in nodes]), b"".join(n[2] for n in nodes)),
         )
 
 

@@ -1,15 +1,19 @@
-"""Checkpoints: the chain head as a small, portable, optionally Ed25519-signed text.
+"""Checkpoints: the chain head (and the Merkle tree's root) as a small, portable,
+optionally Ed25519-signed text.
 
-Format (docs/integrity.md), UTF-8, one field per line, ``\\n`` line ends::
+Format (docs/integrity.md), UTF-8, one field per line, ``\\n`` line ends. Version 2::
 
-    dledger checkpoint 1
+    dledger checkpoint 2
     position 1234
     hash <64 lowercase hex: the chain hash at that position>
+    tree 1234 <64 lowercase hex: the Merkle root over the first 1234 links>
     time 2026-11-27T20:31:45Z
-    signature ed25519 <key id: 16 hex> <base64 signature>      (optional)
+    bundle <64 lowercase hex: SHA-256 of an audit bundle's content>   (only in bundles)
+    signature ed25519 <key id: 16 hex> <base64 signature>             (optional)
 
-The signature is over the first four lines exactly as shown, each ending in ``\\n``;
-the key id is the first 16 hex digits of SHA-256 of the raw 32-byte public key.
+Version 1 (written before the tree existed, still read) has no ``tree`` and no ``bundle``
+line. The signature is over every line before it exactly as shown, each ending in
+``\\n``; the key id is the first 16 hex digits of SHA-256 of the raw 32-byte public key.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from typing import Any
 
 from ledger.integrity.errors import InvalidCheckpoint, KeyFileProblem, SignatureRejected
 
-MAGIC = "dledger checkpoint 1"
+MAGIC = "dledger checkpoint"
+VERSIONS = {"1": ("position", "hash", "time"), "2": ("position", "hash", "tree", "time")}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -42,19 +47,32 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class CheckpointStatement:
-    """A checkpoint as written down: when it was taken and, optionally, who signed it."""
+    """A checkpoint as written down: when it was taken, the Merkle root of the log up to it
+    (None in a version 1 checkpoint), what bundle it was taken for, and, optionally, who
+    signed it."""
 
     checkpoint: Checkpoint
     time: datetime
     key_id: str | None = None
     signature: bytes | None = None
+    root: str | None = None  # 64 lowercase hex: MTH of the first ``position`` links
+    bundle: str | None = None  # 64 lowercase hex: SHA-256 of a bundle's content
+
+    @property
+    def version(self) -> int:
+        return 1 if self.root is None else 2
 
     def body(self) -> str:
-        """The signed part: the first four lines."""
-        return (
-            f"{MAGIC}\nposition {self.checkpoint.position}\nhash {self.checkpoint.head_hash}\n"
-            f"time {self.time.astimezone(UTC).strftime(_TIME)}\n"
-        )
+        """The signed part: every line but the signature."""
+        position = self.checkpoint.position
+        lines = [f"{MAGIC} {self.version}", f"position {position}"]
+        lines.append(f"hash {self.checkpoint.head_hash}")
+        if self.root is not None:
+            lines.append(f"tree {position} {self.root}")
+        lines.append(f"time {self.time.astimezone(UTC).strftime(_TIME)}")
+        if self.bundle is not None:
+            lines.append(f"bundle {self.bundle}")
+        return "".join(f"{line}\n" for line in lines)
 
     def text(self) -> str:
         if self.signature is None:
@@ -65,24 +83,45 @@ class CheckpointStatement:
 
 def parse_checkpoint(text: str, source: str = "checkpoint") -> CheckpointStatement:
     lines = [line.strip() for line in text.strip().splitlines()]
-    if len(lines) not in (4, 5) or lines[0] != MAGIC:
-        raise InvalidCheckpoint(f"{source} is not a dledger checkpoint (expected {MAGIC!r} first)")
+    version = lines[0].removeprefix(f"{MAGIC} ") if lines else ""
+    if not lines or not lines[0].startswith(f"{MAGIC} ") or version not in VERSIONS:
+        raise InvalidCheckpoint(
+            f"{source} is not a dledger checkpoint (expected '{MAGIC} 1' or '{MAGIC} 2' first)"
+        )
+    required = VERSIONS[version]
+    optional = ("bundle", "signature") if version == "2" else ("signature",)
     fields: dict[str, str] = {}
-    for line, name in zip(lines[1:], ("position", "hash", "time", "signature"), strict=False):
+    rest = list(lines[1:])
+    for name in required:
+        line = rest.pop(0) if rest else ""
         key, _, value = line.partition(" ")
         if key != name or not value:
             raise InvalidCheckpoint(f"{source}: expected a {name!r} line, found {line[:60]!r}")
         fields[name] = value
-    position = fields["position"]
-    if not position.isdigit() or not position.isascii():
-        raise InvalidCheckpoint(f"{source}: position {position[:30]!r} is not a whole number")
+    for name in optional:
+        if rest and rest[0].partition(" ")[0] == name and rest[0].partition(" ")[2]:
+            fields[name] = rest.pop(0).partition(" ")[2]
+    if rest:
+        raise InvalidCheckpoint(f"{source}: unexpected line {rest[0][:60]!r}")
+    position = _whole(fields["position"], source)
     if not _HEX64.match(fields["hash"]):
         raise InvalidCheckpoint(f"{source}: hash is not 64 lowercase hex digits")
     try:
         time = datetime.strptime(fields["time"], _TIME).replace(tzinfo=UTC)
     except ValueError:
         raise InvalidCheckpoint(f"{source}: time {fields['time'][:40]!r} is not {_TIME}") from None
-    statement = CheckpointStatement(Checkpoint(int(position), fields["hash"]), time)
+    statement = CheckpointStatement(Checkpoint(position, fields["hash"]), time)
+    if "tree" in fields:
+        size, _, root = fields["tree"].partition(" ")
+        if _whole(size, source) != position:
+            raise InvalidCheckpoint(f"{source}: the tree's size {size[:30]!r} is not its position")
+        if not _HEX64.match(root):
+            raise InvalidCheckpoint(f"{source}: the tree's root is not 64 lowercase hex digits")
+        statement = replace(statement, root=root)
+    if "bundle" in fields:
+        if not _HEX64.match(fields["bundle"]):
+            raise InvalidCheckpoint(f"{source}: bundle is not 64 lowercase hex digits")
+        statement = replace(statement, bundle=fields["bundle"])
     if "signature" not in fields:
         return statement
     parts = fields["signature"].split(" ")
@@ -93,6 +132,12 @@ def parse_checkpoint(text: str, source: str = "checkpoint") -> CheckpointStateme
     except binascii.Error:
         raise InvalidCheckpoint(f"{source}: signature is not base64") from None
     return replace(statement, key_id=parts[1], signature=signature)
+
+
+def _whole(text: str, source: str) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise InvalidCheckpoint(f"{source}: position {text[:30]!r} is not a whole number")
+    return int(text)
 
 
 def key_id(public_raw: bytes) -> str:

@@ -23,3 +23,20 @@ class SignatureRejected(LedgerError):
 
 class KeyFileProblem(LedgerError):
     """A key file that cannot be read, parsed or written."""
+
+
+class TreeIncomplete(LedgerError):
+    """The Merkle tree lacks a node a root or proof needs (a ledger not upgraded yet)."""
+
+
+class UpgradeRefused(LedgerError):
+    """The ledger's integrity schema is out of date and this database user may not bring
+    it up to date (only the owner of its tables can)."""
+
+
+class ConsistencyRefused(LedgerError):
+    """The log cannot prove it extends an earlier checkpoint: its history before it differs."""
+
+
+class AuditFailed(LedgerError):
+    """An audit bundle or a consistency proof that does not hold; the message says what."""

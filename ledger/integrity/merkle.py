@@ -10,31 +10,29 @@ leaf hashes. All hashes are 32 bytes.
   subtree hashes they need, so a log kept in a database can answer from stored nodes.
 - ``verify_inclusion`` (2.1.3.2) and ``verify_consistency`` (2.1.4.2) follow the RFC's
   verification algorithms step by step and return False, never raise, on bad input.
-- ``CompactRange`` is the frontier of an append-only log: the roots of the perfect
-  subtrees that make up D[0:n], enough to append in O(log n) and to compute the root.
-- ``perfect_subtrees`` and ``subtree_hash`` rebuild MTH of a range from hashes of aligned
-  power-of-two subtrees.
+
+Aligned subtrees and the compact range of an append-only log (``CompactRange``) are in
+``ledger.integrity.ranges``; the tree the ledger keeps in its database, in
+``ledger.integrity.tree``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
-    "CompactRange",
+    "as_hash",
     "consistency_proof",
     "consistency_proof_from",
     "inclusion_proof",
     "inclusion_proof_from",
+    "is_size",
     "leaf_hash",
     "node_hash",
-    "perfect_subtrees",
     "root",
-    "subtree_hash",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -153,7 +151,7 @@ def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     return consistency_proof_from(old_size, len(leaves), lambda s, e: root(leaves[s:e]))
 
 
-def _as_hash(value: object) -> bytes | None:
+def as_hash(value: object) -> bytes | None:
     """``value`` as bytes if it is a bytes-like object of HASH_SIZE bytes, else None."""
     if isinstance(value, bytes | bytearray | memoryview):
         data = bytes(value)
@@ -162,20 +160,20 @@ def _as_hash(value: object) -> bytes | None:
     return None
 
 
-def _as_hashes(values: object) -> list[bytes] | None:
+def _hash_list(values: object) -> list[bytes] | None:
     """``values`` as a list of hashes, or None if it is not a sequence of hashes."""
     if isinstance(values, bytes | bytearray | memoryview | str) or not isinstance(values, Sequence):
         return None
     hashes: list[bytes] = []
     for value in values:
-        data = _as_hash(value)
+        data = as_hash(value)
         if data is None:
             return None
         hashes.append(data)
     return hashes
 
 
-def _is_size(value: object) -> bool:
+def is_size(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -188,10 +186,10 @@ def verify_inclusion(
     Returns False, without raising, for an index outside [0, size), a proof of the wrong
     length, any hash that is not 32 bytes, or hashes that do not lead to ``root``.
     """
-    leaf_h, root_h, path = _as_hash(leaf), _as_hash(root), _as_hashes(proof)
+    leaf_h, root_h, path = as_hash(leaf), as_hash(root), _hash_list(proof)
     if leaf_h is None or root_h is None or path is None:
         return False
-    if not (_is_size(index) and _is_size(size)):
+    if not (is_size(index) and is_size(size)):
         return False
     # 1. If leaf_index >= tree_size, fail. (A negative index is outside the RFC's uint64.)
     if index < 0 or index >= size:
@@ -238,10 +236,10 @@ def verify_consistency(
     malformed input: a proof of the wrong length, a hash that is not 32 bytes, or hashes
     that do not lead to both roots.
     """
-    first_hash, second_hash, path = _as_hash(old_root), _as_hash(new_root), _as_hashes(proof)
+    first_hash, second_hash, path = as_hash(old_root), as_hash(new_root), _hash_list(proof)
     if first_hash is None or second_hash is None or path is None:
         return False
-    if not (_is_size(old_size) and _is_size(new_size)):
+    if not (is_size(old_size) and is_size(new_size)):
         return False
     first, second = old_size, new_size
     if first <= 0 or second < first:
@@ -286,131 +284,3 @@ def verify_consistency(
         sn >>= 1
     # 7. Succeed if fr equals first_hash, sr equals second_hash and sn is 0.
     return fr == first_hash and sr == second_hash and sn == 0
-
-
-def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
-    """Split [start, end) into maximal aligned power-of-two ranges, left to right.
-
-    Each range is [s, s + 2**j) with s a multiple of 2**j, and no two neighbours could be
-    merged into one such range. A range of n >= 2 leaves has at most 2 * floor(log2(n))
-    of them. For start == 0 they are the frontier of a tree of ``end`` leaves
-    (``CompactRange``).
-
-    Folding their hashes from the right, h = node_hash(h_i, h), gives MTH(D[start:end])
-    when ``start`` is a multiple of the largest power of two <= end - start: the ranges
-    are then that power of two followed by the binary decomposition of the rest, largest
-    first, which is how MTH splits. Every range that ``inclusion_proof_from`` and
-    ``consistency_proof_from`` request meets this condition. Other ranges do not in
-    general: [1, 4) splits as [1, 2), [2, 4), but MTH splits three leaves as 2 + 1.
-    Raises ValueError unless 0 <= start <= end.
-    """
-    if not 0 <= start <= end:
-        raise ValueError(f"not a range: [{start}, {end})")
-    ranges: list[tuple[int, int]] = []
-    while start < end:
-        remaining = end - start
-        width = start & -start if start else 1 << (remaining.bit_length() - 1)
-        while width > remaining:
-            width >>= 1
-        ranges.append((start, start + width))
-        start += width
-    return ranges
-
-
-def subtree_hash(start: int, end: int, perfect: Subtree) -> bytes:
-    """MTH(D[start:end]) from the hashes of the ranges of ``perfect_subtrees(start, end)``.
-
-    ``perfect(s, e)`` is only called for aligned power-of-two ranges, so it can be a
-    look-up in a table of stored nodes; ``lambda s, e: subtree_hash(s, e, lookup)`` is
-    then a ``subtree`` callback for the proof functions. Raises ValueError if the range
-    is empty or ``start`` is not a multiple of the largest power of two <= end - start,
-    because folding the ranges would then not give MTH.
-    """
-    if not 0 <= start < end:
-        raise ValueError(f"not a non-empty range: [{start}, {end})")
-    largest = 1 << ((end - start).bit_length() - 1)
-    if start % largest:
-        raise ValueError(
-            f"[{start}, {end}): start is not a multiple of {largest}, so the aligned"
-            " subtrees do not fold into MTH"
-        )
-    ranges = perfect_subtrees(start, end)
-    h = perfect(*ranges[-1])
-    for s, e in reversed(ranges[:-1]):
-        h = node_hash(perfect(s, e), h)
-    return h
-
-
-@dataclass(frozen=True)
-class CompactRange:
-    """The frontier of a tree of ``size`` leaves: MTH of each range in
-    ``perfect_subtrees(0, size)``, largest (leftmost) first.
-
-    There is one hash per set bit of ``size``. Appending a leaf merges the equal-sized
-    subtrees at the right end, as a binary counter carries, so it costs O(log n) hashes
-    and never reads old leaves. Instances are immutable; ``append`` and ``extend``
-    return new ones.
-    """
-
-    size: int = 0
-    hashes: tuple[bytes, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not _is_size(self.size) or self.size < 0:
-            raise ValueError(f"size must be a non-negative int, not {self.size!r}")
-        if len(self.hashes) != self.size.bit_count():
-            raise ValueError(
-                f"a tree of size {self.size} has {self.size.bit_count()} frontier hashes,"
-                f" not {len(self.hashes)}"
-            )
-        if any(not isinstance(h, bytes) or len(h) != HASH_SIZE for h in self.hashes):
-            raise ValueError(f"frontier hashes must be {HASH_SIZE}-byte bytes")
-
-    def append(self, leaf: bytes) -> CompactRange:
-        """The frontier after appending one leaf hash."""
-        return self.extend((leaf,))
-
-    def extend(self, leaves: Iterable[bytes]) -> CompactRange:
-        """The frontier after appending each leaf hash of ``leaves`` in order."""
-        hashes = list(self.hashes)
-        size = self.size
-        for leaf in leaves:
-            h = _as_hash(leaf)
-            if h is None:
-                raise ValueError(f"a leaf hash must be {HASH_SIZE} bytes")
-            carry = size
-            while carry & 1:
-                h = node_hash(hashes.pop(), h)
-                carry >>= 1
-            hashes.append(h)
-            size += 1
-        return CompactRange(size, tuple(hashes))
-
-    def root(self) -> bytes:
-        """MTH of all leaves appended so far; EMPTY_ROOT for size 0."""
-        if not self.hashes:
-            return EMPTY_ROOT
-        h = self.hashes[-1]
-        for left in reversed(self.hashes[:-1]):
-            h = node_hash(left, h)
-        return h
-
-    def to_bytes(self) -> bytes:
-        """The frontier hashes concatenated, largest subtree first (32 bytes each)."""
-        return b"".join(self.hashes)
-
-    @classmethod
-    def from_bytes(cls, size: int, data: bytes) -> CompactRange:
-        """The frontier of a tree of ``size`` leaves from ``to_bytes`` output.
-
-        Raises ValueError if ``data`` is not 32 bytes per set bit of ``size``.
-        """
-        if not _is_size(size) or size < 0:
-            raise ValueError(f"size must be a non-negative int, not {size!r}")
-        data = bytes(data)
-        expected = HASH_SIZE * size.bit_count()
-        if len(data) != expected:
-            raise ValueError(
-                f"a tree of size {size} needs {expected} bytes of frontier, not {len(data)}"
-            )
-        return cls(size, tuple(data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)))

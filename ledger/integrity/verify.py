@@ -56,6 +56,8 @@ class Verification:
     head: Checkpoint
     problem: Problem | None = None
     checkpoint_checked: Checkpoint | None = None
+    tree_root: str | None = None  # the Merkle root recomputed from the chain (hex)
+    tree_stored: bool = False  # whether the ledger keeps the tree (its nodes were compared)
 
     @property
     def intact(self) -> bool:
