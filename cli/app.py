@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Correct a record's values; prints the record id and its new version.",
     ),
     "retract": ("cli.write", "Retract a record: it leaves the totals and stays in history."),
+    "review": (
+        "cli.write",
+        "Review the current version of records; prints each record id and the version reviewed.",
+    ),
     "import": (
         "cli.importing",
         "Import figures from a file: all-or-nothing, idempotent, revisions become corrections.",
@@ -44,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List or search locations; `locations import FILE` adds a p-code list.",
     ),
     "history": ("cli.read", "Every version of a record: what changed, who, when, why."),
+    "household-size": (
+        "cli.households",
+        "Household sizes by country and year: what converts households to individuals.",
+    ),
     "totals": ("cli.figures", "IDPs per location as of a date, as known at an instant."),
     "explain": (
         "cli.figures",
@@ -75,6 +83,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": (
         "cli.integrity",
         "Write a new Ed25519 key pair for signing checkpoints (private key file + .pub).",
+    ),
+    "audit": (
+        "cli.integrity",
+        "Check an audit bundle or a consistency proof offline, without the ledger.",
     ),
     "serve": (
         "cli.http.commands",

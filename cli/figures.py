@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.app import commands, state
-from cli.options import AsOf, ByOption, FormatOption, KnownAt, LocationOption
+from cli.options import ApprovedOnly, AsOf, ByOption, FormatOption, KnownAt, LocationOption
 from cli.render import Format, render
 
 app = commands()
@@ -28,6 +28,7 @@ def totals(
             "origin gives the origin-to-destination table).",
         ),
     ] = None,
+    approved_only: ApprovedOnly = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """IDPs per location as of a date, as known at an instant."""
@@ -35,7 +36,8 @@ def totals(
     from projections.service import moment
 
     when = moment(as_of, known_at)
-    render(totals_view(state(ctx).reader().totals(when, location, by, breakdown)), fmt)
+    found = state(ctx).reader().totals(when, location, by, breakdown, approved_only=approved_only)
+    render(totals_view(found), fmt)
 
 
 @app.command()
@@ -45,13 +47,42 @@ def explain(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     fmt: FormatOption = Format.TABLE,
+    bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--bundle",
+            help="Also write an audit bundle to this new file: the derivation, its events, "
+            "their Merkle proofs and a checkpoint (`dledger audit FILE` checks it offline).",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Sign the bundle's checkpoint with this Ed25519 private key."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle.")] = False,
+    approved_only: ApprovedOnly = False,
 ) -> None:
     """How a figure was derived: baseline, flows, corrections, arithmetic, sources."""
     from cli.views import explain_view
     from projections.service import moment
 
     when = moment(as_of, known_at)
-    render(explain_view(state(ctx).reader().explain(when, location)), fmt)
+    if bundle is None:
+        if key is not None:
+            raise typer.BadParameter("--key signs a bundle: give --bundle", param_hint="--key")
+        explained = state(ctx).reader().explain(when, location, approved_only=approved_only)
+        render(explain_view(explained), fmt)
+        return
+    if approved_only:
+        raise typer.BadParameter(
+            "a bundle proves the figure from every version in the log; bundles of approved "
+            "versions only are not made yet",
+            param_hint="--approved-only",
+        )
+    from cli.integrity import write_bundle
+
+    explanation = write_bundle(state(ctx).reader(), when, location, bundle, key, force=force)
+    render(explain_view(explanation), fmt)
 
 
 @app.command()
@@ -78,12 +109,17 @@ def series(
     known_at: KnownAt = None,
     location: LocationOption = None,
     by: ByOption = None,
+    approved_only: ApprovedOnly = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Totals at the end of each month, quarter or year between two dates."""
     from cli.views import series_view
 
-    result = state(ctx).reader().series(start, end, every, known_at, location, by)
+    result = (
+        state(ctx)
+        .reader()
+        .series(start, end, every, known_at, location, by, approved_only=approved_only)
+    )
     render(series_view(result), fmt)
 
 
@@ -98,7 +134,7 @@ def flows(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """New displacements (and registrations and returns) in a period, with their sources."""
-    from cli.views import flows_view
+    from cli.record_views import flows_view
 
     render(flows_view(state(ctx).reader().flows(start, end, known_at, location, by)), fmt)
 
@@ -111,6 +147,6 @@ def revisions(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """What corrections and new records recorded in a window changed, figure by figure."""
-    from cli.views import revisions_view
+    from cli.record_views import revisions_view
 
     render(revisions_view(state(ctx).reader().revisions(since, until)), fmt)

@@ -24,3 +24,9 @@ LocationOption = Annotated[
 ByOption = Annotated[
     str | None, typer.Option("--by", help="Break down by country, admin1 or admin2.")
 ]
+ApprovedOnly = Annotated[
+    bool,
+    typer.Option(
+        "--approved-only", help="Count each record at its latest approved version (see review)."
+    ),
+]

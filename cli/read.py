@@ -50,7 +50,7 @@ def history(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Every version of a record: what changed, who, when, why."""
-    from cli.views import history_view
+    from cli.record_views import history_view
 
     render(history_view(state(ctx).reader().history(record_id)), fmt)
 
@@ -62,7 +62,7 @@ def locations(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """List known locations, or those matching QUERY."""
-    from cli.views import locations_view
+    from cli.record_views import locations_view
 
     if ctx.invoked_subcommand is not None:
         return
@@ -108,6 +108,6 @@ def locations_history(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """What was done to a location: registered, variants added, corrected (who, why)."""
-    from cli.views import location_history_view
+    from cli.record_views import location_history_view
 
     render(location_history_view(state(ctx).reader().location_history(location)), fmt)

@@ -137,3 +137,8 @@ def render_table(view: View) -> None:
     console.print(table)
     for line in view.footer:
         console.print(Text(shown(line)), soft_wrap=True)
+
+
+def who(actor: str, db_user: str | None) -> str:
+    """The declared actor, and the database user that really wrote when it differs."""
+    return actor if db_user is None or db_user == actor else f"{actor} (database user {db_user})"

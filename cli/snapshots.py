@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -31,7 +32,7 @@ def snapshot_create(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Compute totals and keep them under NAME."""
-    from cli.views import snapshot_view
+    from cli.record_views import snapshot_view
     from ledger.snapshots import check_name
     from projections.service import moment
 
@@ -57,7 +58,7 @@ def snapshot_create(
 @snapshot_app.command("list")
 def snapshot_list(ctx: typer.Context, fmt: FormatOption = Format.TABLE) -> None:
     """Every kept snapshot."""
-    from cli.views import snapshots_view
+    from cli.record_views import snapshots_view
 
     render(snapshots_view(state(ctx).reader().snapshots()), fmt)
 
@@ -69,9 +70,51 @@ def snapshot_show(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """A kept snapshot, exactly as it was computed."""
-    from cli.views import snapshot_view
+    from cli.record_views import snapshot_view
 
     render(snapshot_view(state(ctx).reader().snapshot(name)), fmt)
+
+
+@snapshot_app.command("sign")
+def snapshot_sign(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The snapshot to sign off.")],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", dir_okay=False, help="Ed25519 private key (from keygen) to sign with."
+        ),
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Sign off a snapshot: it becomes a release (who, when, its chain checkpoint)."""
+    from datetime import UTC, datetime
+
+    from cli.record_views import snapshot_view
+    from ledger.chain import open_log
+    from ledger.signoff import signed, statement
+
+    st = state(ctx)
+    reader = st.reader()
+    kept = reader.snapshot(name)  # a missing snapshot is refused before anything is read
+    private = key.read_bytes() if key is not None else None
+    log = open_log(st.db)
+    try:
+        checkpoint = log.at_position(kept.summary.position)
+    finally:
+        log.close()
+    at = datetime.now(UTC)
+    text = statement(
+        kept.summary.name, kept.summary.as_of, kept.summary.known_at, checkpoint, kept.result,
+        st.actor, at,
+    )  # fmt: skip
+    signature, public = signed(text, private, str(key)) if private is not None else (None, None)
+    st.ledger().sign_snapshot(
+        name, actor=st.actor, at=at.isoformat(), checkpoint=checkpoint.as_dict(),
+        statement=text, signature=signature, public_key=public,
+    )  # fmt: skip
+    reader.refresh()
+    render(snapshot_view(reader.snapshot(name)), fmt)
 
 
 @app.command()

@@ -60,16 +60,46 @@ def _print_written(record_id: str, version: int | None, fmt: Format) -> None:
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    writer_role: Annotated[
+        str | None,
+        typer.Option(
+            "--writer-role",
+            help="PostgreSQL: also create (or update) this login role, which may only append "
+            "to the log (INSERT and SELECT); password from DLEDGER_WRITER_PASSWORD, if set.",
+        ),
+    ] = None,
+    reader_role: Annotated[
+        str | None,
+        typer.Option(
+            "--reader-role",
+            help="PostgreSQL: also create (or update) this login role, which may only read "
+            "the log (for `serve`); password from DLEDGER_READER_PASSWORD, if set.",
+        ),
+    ] = None,
+) -> None:
     """Create the ledger's tables and register the shipped Mali p-code list."""
+    import os
+
+    from ledger.integrity.roles import check_target, grant_roles, roles_of
     from ledger.reference import mali_locations
     from ledger.storage import open_ledger
     from ledger.targets import safe_target
 
     st = state(ctx)
+    roles = roles_of(writer_role, reader_role, os.environ)
+    check_target(st.db, roles)
     ledger = st.adopt(open_ledger(st.db, actor=st.actor, create=True))
     added = ledger.register_locations(mali_locations(), source="OCHA COD Mali p-codes (shipped)")
     note(f"ledger ready at {safe_target(st.db)} ({len(added)} locations registered)")
+    if roles:
+        from projections.schema import TABLES
+        from projections.service import open_projection
+
+        open_projection(st.db).conn.close()  # the read-model tables, to grant rows of them
+        for line in grant_roles(st.db, roles, [table.name for table in TABLES]):
+            note(line)
 
 
 @app.command()
@@ -78,8 +108,13 @@ def record(
     kind: Annotated[str, typer.Argument(help="assessment, registration or return.")],
     location: Annotated[str, typer.Option("--location", help="P-code or name.")],
     date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD, YYYY-MM or YYYY.")],
-    individuals: Annotated[str, typer.Option("--individuals", help="Number of people.")],
     source: Annotated[str, typer.Option("--source", help="Who published the figure.")],
+    individuals: Annotated[
+        str | None,
+        typer.Option(
+            "--individuals", help="Number of people (without it, --households are converted)."
+        ),
+    ] = None,
     households: Annotated[
         str | None, typer.Option("--households", help="Number of households, if known.")
     ] = None,
@@ -177,6 +212,23 @@ def correct(
     for line in written.notes:
         note(line)
     _print_written(str(written.record_id), written.version, fmt)
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    record_ids: Annotated[list[str], typer.Argument(help="The record(s) to review.")],
+    status: Annotated[
+        str, typer.Option("--status", help="approved, changes-requested or rejected.")
+    ],
+    comment: Annotated[
+        str | None, typer.Option("--comment", help="What the reviewer says.")
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Review the current version of records; prints each record id and the version reviewed."""
+    for written in state(ctx).ledger().review(record_ids, status, comment):
+        _print_written(str(written.record_id), written.version, fmt)
 
 
 @app.command()

@@ -13,8 +13,16 @@ from eventsourcing.persistence import IntegrityError
 from ledger.backends import APPLICATION_NAME
 from ledger.errors import ConcurrentChange, InvalidInput, LedgerError, RecordNotFound
 from ledger.gazetteer import GAZETTEER_ID, Gazetteer
+from ledger.households import HOUSEHOLD_SIZES_ID, HouseholdSizes, checked_size, checked_year
 from ledger.ids import parse_record_id
-from ledger.inputs import Correction, NewFigure, Retraction, validated
+from ledger.inputs import (
+    Correction,
+    NewFigure,
+    Retraction,
+    parse_figure_date,
+    validated,
+    validated_households,
+)
 from ledger.locations import Location, LocationIndex, Resolution
 from ledger.records import FigureRecord
 from ledger.snapshots import NamedSnapshot, check_name, snapshot_id
@@ -87,8 +95,61 @@ class Ledger(Application[UUID]):
 
     # Figure records ----------------------------------------------------------------------
 
+    def household_sizes(self) -> HouseholdSizes:
+        try:
+            sizes: HouseholdSizes = self.repository.get(HOUSEHOLD_SIZES_ID)
+        except AggregateNotFoundError:
+            sizes = HouseholdSizes()
+        return sizes
+
+    def set_household_size(
+        self, country: str, year: Any, size: Any, source: str, converted: list[str]
+    ) -> list[Written]:
+        """Set a country's household size for a year, and correct, in the same
+        transaction, the households-only records among ``converted`` (the read side's
+        list of them in that country) whose individuals it changes."""
+        place = self.resolve(country).location
+        if place.level != 0:
+            raise InvalidInput(f"{place.name} ({place.pcode}) is not a country")
+        sizes = self.household_sizes()
+        sizes.set(place.pcode, checked_year(year), checked_size(size), source, self.actor)
+        corrected = []
+        for rid in converted:
+            record = self.get_record(rid)
+            was = record.conversion
+            if record.retracted is not None or was is None or was["country"] != place.pcode:
+                continue
+            now = sizes.in_force(place.pcode, int(was["for_year"]))
+            conversion = now.conversion(int(was["households"]))
+            if conversion == was:
+                continue
+            record.convert(
+                now.individuals(int(was["households"])), conversion,
+                reason=f"household size for {place.pcode} {now.year} set to {now.size} "
+                f"({now.source})", actor=self.actor,
+            )  # fmt: skip
+            corrected.append(record)
+        self._save(HOUSEHOLD_SIZES_ID, sizes, *corrected)
+        return [Written(r.id, r.version) for r in corrected]
+
+    def _households_only(self, values: dict[str, Any], pcode: str) -> dict[str, Any]:
+        """A figure given in households only: its individuals from the size in force."""
+        if values.get("individuals") not in (None, ""):
+            return values
+        if values.get("households") in (None, ""):
+            raise InvalidInput("give --individuals, or --households (converted by the size)")
+        households = validated_households(values["households"])
+        index = self.locations()
+        country = ([pcode, *index.ancestors(pcode)])[-1]
+        when = parse_figure_date(values.get("date"))
+        size = self.household_sizes().in_force(country, when.day.year)
+        conversion = size.conversion(households)
+        return {**values, "individuals": size.individuals(households), "conversion": conversion}
+
     def record(self, **values: Any) -> Written:
         """Record a new figure; ``location`` and ``origin`` may be p-codes or names."""
+        if values.get("individuals") in (None, ""):
+            values = self._households_only(values, self.resolve(values["location"]).location.pcode)
         figure, notes = self.validate_figure(**values)
         record = FigureRecord.from_input(figure, self.actor, uuid4())
         self._save(record.id, record)
@@ -170,7 +231,42 @@ class Ledger(Application[UUID]):
             raise RecordNotFound(rid)
         return record
 
+    # Reviews -----------------------------------------------------------------------------
+
+    def review(
+        self, record_ids: list[str], status: str, comment: str | None = None
+    ) -> list[Written]:
+        """Review the current version of each record (one event each, saved together)."""
+        from ledger.inputs import _choice
+        from ledger.reviews import Status, review_of
+
+        try:
+            chosen = _choice(Status, status, "--status")
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        if not record_ids:
+            raise InvalidInput("give the record id(s) to review")
+        text = (comment or "").strip() or None
+        records = [self.get_record(rid) for rid in dict.fromkeys(record_ids)]
+        reviews = [review_of(r.id, r.version, chosen, text, self.actor) for r in records]
+        self._save(records[0].id, *reviews)
+        return [Written(r.id, r.version) for r in records]
+
     # Named snapshots ---------------------------------------------------------------------
+
+    def sign_snapshot(self, name: str, **fields: Any) -> NamedSnapshot:
+        """Sign off a kept snapshot (once): ``fields`` as ``NamedSnapshot.sign_off`` takes."""
+        from eventsourcing.application import AggregateNotFoundError
+
+        from ledger.errors import SnapshotNotFound
+
+        try:
+            snapshot: Any = self.repository.get(snapshot_id(check_name(name)))
+        except AggregateNotFoundError:
+            raise SnapshotNotFound(name) from None
+        snapshot.sign_off(**fields)
+        self._save(snapshot.id, snapshot)
+        return snapshot  # type: ignore[no-any-return]
 
     def keep_snapshot(self, **fields: Any) -> UUID:
         """Keep a named, frozen result; a name can be used once (the event store enforces it)."""

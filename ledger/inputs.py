@@ -340,6 +340,24 @@ class Retraction(BaseModel):
         return text
 
 
+def validated_households(value: Any) -> int:
+    """A households count given alone (``record --households N``), checked as ever."""
+    try:
+        households = _households(value)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    if households is None:
+        raise InvalidInput("households must be a number to convert (not unknown)")
+    return households
+
+
+def parse_figure_date(value: Any) -> FigureDate:
+    try:
+        return _figure_date(value)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
 def one_line(error: ValidationError) -> str:
     """The first problem of a pydantic error, as one line in the user's terms."""
     first = error.errors()[0]

@@ -171,6 +171,21 @@ class FigureRecord(Aggregate):
         for name, value in changes.items():
             setattr(self, name, value)
 
+    def convert(
+        self, individuals: int, conversion: dict[str, Any], *, reason: str, actor: str
+    ) -> None:
+        """A households-only figure converted again (a new household size): a correction."""
+        if self.retracted is not None:
+            raise RecordRetracted(self.id)
+        try:
+            within(self.breakdowns, individuals)
+        except ValueError as error:
+            raise InvalidInput(f"record {self.id}: {error}") from None
+        changes = {"individuals": individuals, "conversion": conversion}
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changes:
+            self._corrected(changes=changes, reason=reason, actor=actor, citation=None)
+
     def retract(self, reason: str, actor: str, citation: str | None = None) -> None:
         if self.retracted is not None:
             raise RecordRetracted(self.id)

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
@@ -58,3 +58,37 @@ class NamedSnapshot(Aggregate):
         self.by = by
         self.result = result
         self.actor = actor
+        self.signed_off: dict[str, Any] | None = None
+
+    class SignedOff(Aggregate.Event):
+        """The snapshot made a release: who, when, the chain checkpoint its figures were
+        computed at, and an Ed25519 signature of that statement when a key was given."""
+
+        name: str
+        actor: str
+        at: str
+        checkpoint: dict[str, Any]
+        statement: str
+        signature: str | None
+        public_key: str | None
+
+    def sign_off(self, **fields: Any) -> None:
+        if self.signed_off is not None:
+            raise LedgerError(
+                f"snapshot {self.name!r} was signed off already, by {self.signed_off['actor']} "
+                f"at {self.signed_off['at']}"
+            )
+        self._signed_off(name=self.name, **fields)
+
+    @event(SignedOff)
+    def _signed_off(
+        self,
+        name: str,
+        actor: str,
+        at: str,
+        checkpoint: dict[str, Any],
+        statement: str,
+        signature: str | None,
+        public_key: str | None,
+    ) -> None:
+        self.signed_off = {"actor": actor, "at": at, "checkpoint": checkpoint}

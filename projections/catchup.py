@@ -16,6 +16,11 @@ figure table's secondary indexes, built once at the end: sorting once is several
 cheaper than maintaining six B-trees row by row. An interrupted load leaves them missing;
 every catch-up first creates any index that is missing (indexes change speed, never
 results).
+
+Every page is checked against the log's hash chain in the transaction that applies it
+(``ledger.integrity.replay``): a catch-up from position 0 (a rebuild) checks the whole
+chain as it replays, a later one each new event against its link, and a page with an event
+the chain does not vouch for is refused, naming the event, with nothing of it applied.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger.backends import EVENTS_TABLE, Connection, Cursor
+from ledger.integrity.replay import ReplayCheck
 from projections.backends import RECORDED_TOPIC, NotSetBased, ReadModels
 from projections.schema import (
     DETAILS,
     EPOCH_ORDINAL,
     MICROS_PER_DAY,
     POSITIONS,
+    REVIEW_INDEXES,
     SCHEMA_VERSION,
     TABLES,
     VERSION_INDEXES,
@@ -89,6 +96,7 @@ class Projection:
         self.models = models
         self.conn = conn
         self.url = url
+        self.chain = ReplayCheck(models)
 
     def ensure_tables(self) -> None:
         """Create the read-model tables and their tracking rows if missing. Tables in
@@ -108,7 +116,7 @@ class Projection:
                         m.sql(f"INSERT INTO {POSITIONS.name} (view, position) VALUES (?, ?)"),
                         (view, value),
                     )
-                for index in VERSION_INDEXES:
+                for index in (*VERSION_INDEXES, *REVIEW_INDEXES):
                     m.create_index(cur, index)
 
     def _layout_current(self, cur: Cursor) -> bool:
@@ -140,6 +148,7 @@ class Projection:
         try:
             prefetch = None
             if bulk:
+                self.chain.follow(lambda: self.models.connect(self.url), start)
                 self._locations_ahead(start)
                 prefetch = self.models.prefetch(self.url, start, PAGE_SIZE)
             if prefetch is None:
@@ -151,6 +160,7 @@ class Projection:
                 prefetch.close()
                 prefetch.detach(self.conn)
         finally:
+            self.chain.stop()
             if bulk:
                 self._create_indexes()
                 with self.models.transaction(self.conn) as cur:
@@ -173,7 +183,9 @@ class Projection:
                 ),
                 (start, *topics),
             )
-            Projector(self.models, cur).apply_locations(list(cur.fetchall()), history=False)
+            events: list[Event] = list(cur.fetchall())
+            self.chain.vouch(cur, events)
+            Projector(self.models, cur).apply_locations(events, history=False)
 
     def _create_indexes(self) -> None:
         m = self.models
@@ -235,6 +247,7 @@ class Projection:
         with m.transaction(self.conn) as cur:
             m.before_page(cur)
             self._claim(cur, start, last)
+            self.chain.page(cur, start, last)
             projector = Projector(m, cur)
             projector.apply_locations(events)
             if new:
@@ -243,6 +256,8 @@ class Projection:
                     raise NotSetBased(f"{taken} of {new} new records")
             projector.apply_snapshots(events)
             projector.apply_figures(events)
+            projector.apply_reviews(events)
+            projector.apply_sizes(events)
             self._raise_lead(cur, start, last)
 
     def _claim(self, cur: Cursor, old: int, new: int) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from ledger.dates import FigureDate, Precision
 from ledger.integrity.checkpoint import Checkpoint
 from ledger.locations import Location, LocationIndex
-from projections.facts import Correction, Details, Fact, SqlFacts
+from projections.facts import Fact
 from projections.figures import Figure
 from projections.schema import from_micros
+from projections.shown import Correction, Details, ShownFacts
 from projections.totals import location_json
 
 
@@ -61,6 +62,9 @@ class VersionShown:
     breakdowns: dict[str, dict[str, int]] | None = None
     quantifier: str = "exact"
     role: str = "recommended"
+    reviews: tuple[dict[str, Any], ...] = ()
+    conversion: dict[str, Any] | None = None
+    db_user: str | None = None  # the database session user that appended it, if known
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,7 +80,10 @@ class VersionShown:
             "source": self.source,
             "recorded_at": self.recorded_at,
             "actor": self.actor,
+            "db_user": self.db_user,
             "breakdowns": self.breakdowns,
+            "conversion": self.conversion,
+            "reviews": [dict(r) for r in self.reviews],
             "corrections": [c.to_json() for c in self.corrections],
         }
 
@@ -143,14 +150,16 @@ class Explanation:
         }
 
 
-def derivation(figure: Figure, index: LocationIndex, facts: SqlFacts) -> Derivation:
+def derivation(figure: Figure, index: LocationIndex, facts: ShownFacts) -> Derivation:
     """Resolve every version, source and correction behind a figure (two statements)."""
     shown = list(_facts_shown(figure))
     beside = facts.triangulation(list(_counted_places(figure)))
     shown += [f for found in beside.values() for f in found]
-    corrections = facts.corrections_of([(f.record_id, f.version) for f in shown])
+    versions = [(f.record_id, f.version) for f in shown]
+    corrections = facts.corrections_of(versions)
     details = facts.details_of([f.position for f in shown])
-    return _Deriver(index, corrections, details, beside).node(figure)
+    reviews = facts.reviews_of(versions)
+    return _Deriver(index, corrections, details, beside, reviews).node(figure)
 
 
 def _counted_places(figure: Figure) -> Iterator[tuple[str, date]]:
@@ -179,6 +188,7 @@ class _Deriver:
     corrections: dict[tuple[str, int], list[Correction]]
     details: dict[int, Details]
     beside: dict[tuple[str, date], list[Fact]]
+    reviews: dict[tuple[str, int], list[dict[str, Any]]]
 
     def node(self, figure: Figure) -> Derivation:
         places = dict.fromkeys(
@@ -217,9 +227,15 @@ class _Deriver:
             source=details.source,
             recorded_at=iso(fact.created_at),
             actor=details.actor,
+            db_user=details.db_user,
             breakdowns=details.breakdowns,
             quantifier=fact.quantifier,
             role=details.role,
+            conversion=details.conversion,
+            reviews=tuple(
+                {**r, "at": iso(r["at"])}
+                for r in self.reviews.get((fact.record_id, fact.version), [])
+            ),
             corrections=tuple(
                 CorrectionShown(
                     c.version, c.field, c.old, c.new, c.reason, c.actor, iso(c.recorded_at)

@@ -21,7 +21,7 @@ from uuid import UUID
 from ledger.backends import Cursor
 from projections.backends import ReadModels
 from projections.schema import (
-    DETAILS,
+    APPROVED,
     EPOCH_ORDINAL,
     MICROS_PER_DAY,
     VERSIONS,
@@ -127,29 +127,6 @@ class FlowQuery:
     after: date | None
 
 
-@dataclass(frozen=True)
-class Correction:
-    record_id: str
-    version: int
-    field: str
-    old: Any
-    new: Any
-    reason: str | None
-    actor: str
-    recorded_at: int
-
-
-@dataclass(frozen=True)
-class Details:
-    """What a version says beyond its figure, as an explanation shows it."""
-
-    source: dict[str, Any]
-    actor: str
-    breakdowns: dict[str, dict[str, int]] | None = None
-    role: str = "recommended"
-    conversion: dict[str, Any] | None = None
-
-
 class Facts(Protocol):
     """The figure rule's questions, each about many locations at once, as of ``until``."""
 
@@ -182,14 +159,14 @@ _FACT_COLUMNS = (
     "record_id", "version", "kind", "pcode", "day", "precision", "individuals",
     "households", "created_at", "recorded_at", "position", "quantifier",
 )  # fmt: skip
-_V = ", ".join(f"v.{c}" for c in _FACT_COLUMNS)
+FACT_SELECT = ", ".join(f"v.{c}" for c in _FACT_COLUMNS)
 # current at K: recorded at or before it, not superseded by then, not a retraction
-_VISIBLE = (
+VISIBLE = (
     "{t}.recorded_at <= ? AND ({t}.superseded_at IS NULL OR {t}.superseded_at > ?) "
     "AND {t}.retracted = 0"
 )
 # (a triangulation figure is shown beside the counted ones, never counted)
-_CURRENT = _VISIBLE + " AND {t}.role = 'recommended'"
+_CURRENT = VISIBLE + " AND {t}.role = 'recommended'"
 # the flows' quantifiers, as Bounds counts them (lower, upper, approximate)
 _BOUNDS = (
     "count(CASE WHEN (v.quantifier = 'more-than' AND v.kind <> 'return') OR "
@@ -221,7 +198,7 @@ def _current(alias: str) -> str:
     return _CURRENT.format(t=alias)
 
 
-def _fact(row: Sequence[Any]) -> Fact:
+def fact_of(row: Sequence[Any]) -> Fact:
     return Fact(
         str(UUID(row[0])), row[1], row[2], row[3], date.fromordinal(row[4]), row[5],
         row[6], row[7], row[8], row[9], row[10], row[11],
@@ -229,12 +206,17 @@ def _fact(row: Sequence[Any]) -> Fact:
 
 
 class SqlFacts:
-    """Facts from the figure table as known at one instant (µs since the epoch)."""
+    """Facts from the figure table as known at one instant (µs since the epoch); with
+    ``approved_only``, from the approved figure table (each record at its latest approved
+    version, ``projections.schema.APPROVED``)."""
 
-    def __init__(self, models: ReadModels, cur: Cursor, known_at: int) -> None:
+    def __init__(
+        self, models: ReadModels, cur: Cursor, known_at: int, *, approved_only: bool = False
+    ) -> None:
         self.models = models
         self.cur = cur
         self.known_at = known_at
+        self.table = APPROVED.name if approved_only else VERSIONS.name
         self.horizon = self._horizon()
 
     def _horizon(self) -> int | None:
@@ -265,20 +247,20 @@ class SqlFacts:
         k = self.known_at
         found = self.models.seek(
             source,
-            VERSIONS.name,
+            self.table,
             "v",
             "v.pcode = p.c0 AND v.kind = 'assessment' AND v.day = ("
-            f"  SELECT w.day FROM {VERSIONS.name} AS w WHERE w.pcode = p.c0 "
+            f"  SELECT w.day FROM {self.table} AS w WHERE w.pcode = p.c0 "
             f"  AND w.kind = 'assessment' AND w.day <= ? AND {_current('w')} "
             f"  ORDER BY w.day DESC LIMIT 1) AND {_current('v')}",
         )
         rows = self._rows(
-            f"SELECT p.key, {_V}, v.breakdowns, v.cause, v.origin FROM {found} "
+            f"SELECT p.key, {FACT_SELECT}, v.breakdowns, v.cause, v.origin FROM {found} "
             "ORDER BY p.key, v.created_at, v.position",
             [*params, self._until(until), k, k, k, k],
         )
         for row in rows:
-            fact = _fact(row[1:13])
+            fact = fact_of(row[1:13])
             if dimension is not None:
                 parts = parts_from(row[13], row[14], row[15], fact.individuals, dimension)
                 fact = replace(fact, parts=parts)
@@ -291,7 +273,7 @@ class SqlFacts:
         column = LEVEL_COLUMNS.get(level, "pcode")
         source, params = self.models.batch([(p,) for p in pcodes], ("text",))
         rows = self._rows(
-            f"SELECT p.c0 FROM {source} WHERE EXISTS (SELECT 1 FROM {VERSIONS.name} AS v "
+            f"SELECT p.c0 FROM {source} WHERE EXISTS (SELECT 1 FROM {self.table} AS v "
             f"WHERE v.{column} = p.c0 AND v.kind IN {STOCK_KINDS} AND v.day <= ? "
             f"AND {_current('v')})",
             [*params, self._until(until), self.known_at, self.known_at],
@@ -318,7 +300,7 @@ class SqlFacts:
     def _flows(self, source: str, column: str) -> str:
         return self.models.seek(
             source,
-            VERSIONS.name,
+            self.table,
             "v",
             f"v.{column} = p.c0 AND v.kind IN ('registration', 'return') AND v.day > p.c1 "
             f"AND v.day <= ? AND {_current('v')}",
@@ -389,91 +371,28 @@ class SqlFacts:
         for column, chosen in self._flow_groups(queries).items():
             source, params = self._flow_source(queries, chosen)
             rows = self._rows(
-                f"SELECT p.key, {_V} FROM {self._flows(source, column)} "
+                f"SELECT p.key, {FACT_SELECT} FROM {self._flows(source, column)} "
                 "ORDER BY p.key, v.day, v.pcode, v.position",
                 [*params, self._until(until), k, k],
             )
             first = self.models.batch_base
             for row in rows:
-                out[chosen[int(row[0]) - first]].append(_fact(row[1:]))
+                out[chosen[int(row[0]) - first]].append(fact_of(row[1:]))
         return out
 
-    def triangulation(
-        self, places: Sequence[tuple[str, date]]
-    ) -> dict[tuple[str, date], list[Fact]]:
-        """The triangulation figures (another source's number, kept to compare) at these
-        locations on these days, as known at K: what ``explain`` lists beside the counted."""
-        wanted = list(dict.fromkeys(places))
-        out: dict[tuple[str, date], list[Fact]] = {w: [] for w in wanted}
-        if not wanted:
-            return out
-        source, params = self.models.batch(
-            [(pcode, day.toordinal()) for pcode, day in wanted], ("text", "int")
-        )
-        visible = _VISIBLE.format(t="v")
+    def waiting(self, countries: Sequence[str]) -> int:
+        """How many current record versions in these countries (as known at K) are not
+        the approved ones: what ``--approved-only`` leaves out until it is reviewed."""
+        if not countries:
+            return 0
+        source, params = self.models.batch([(c,) for c in countries], ("text",))
+        k = self.known_at
+        seek = self.models.seek(source, VERSIONS.name, "v", "v.country = p.c0")
         rows = self._rows(
-            f"SELECT p.key, {_V} FROM "
-            + self.models.seek(
-                source, VERSIONS.name, "v",
-                f"v.pcode = p.c0 AND v.day = p.c1 AND v.role = 'triangulation' AND {visible}",
-            )
-            + " ORDER BY p.key, v.position",
-            [*params, self.known_at, self.known_at],
-        )  # fmt: skip
-        first = self.models.batch_base
-        for row in rows:
-            out[wanted[int(row[0]) - first]].append(_fact(row[1:]))
-        return out
-
-    def corrections_of(
-        self, asked: Sequence[tuple[str, int]]
-    ) -> dict[tuple[str, int], list[Correction]]:
-        """For each (record id, version): the corrections made up to that version, oldest
-        first (one seek on the (record_id, version) index each, in one statement)."""
-        wanted = list(dict.fromkeys(asked))
-        out: dict[tuple[str, int], list[Correction]] = {w: [] for w in wanted}
-        if not wanted:
-            return out
-        source, params = self.models.batch(
-            [(UUID(rid).hex, up_to) for rid, up_to in wanted], ("text", "int")
+            f"SELECT count(*) FROM {seek} "
+            f"WHERE {VISIBLE.format(t='v')} AND NOT EXISTS (SELECT 1 FROM {APPROVED.name} AS a "
+            "WHERE a.record_id = v.record_id AND a.version = v.version "
+            f"AND {VISIBLE.format(t='a')})",
+            [*params, k, k, k, k],
         )
-        rows = self._rows(
-            "SELECT p.key, v.version, d.reason, d.actor, d.changes, v.recorded_at FROM "
-            + self.models.seek(
-                source,
-                VERSIONS.name,
-                "v",
-                "v.record_id = p.c0 AND v.version <= p.c1 AND v.action = 'corrected'",
-            )
-            + f" JOIN {DETAILS.name} AS d ON d.position = v.position ORDER BY p.key, v.version",
-            params,
-        )
-        first = self.models.batch_base
-        for key, version, reason, actor, changes, recorded_at in rows:
-            record_id, up_to = wanted[int(key) - first]
-            out[(record_id, up_to)] += [
-                Correction(record_id, version, c["field"], c["old"], c["new"], reason, actor,
-                           recorded_at)
-                for c in json.loads(changes)
-            ]  # fmt: skip
-        return out
-
-    def details_of(self, positions: Sequence[int]) -> dict[int, Details]:
-        """The source and actor of these versions (by log position)."""
-        wanted = sorted(set(positions))
-        if not wanted:
-            return {}
-        source, params = self.models.batch([(p,) for p in wanted], ("int",))
-        rows = self._rows(
-            "SELECT d.position, d.source, d.actor, v.breakdowns, v.role, d.conversion FROM "
-            + self.models.seek(source, DETAILS.name, "d", "d.position = p.c0")
-            + f" JOIN {VERSIONS.name} AS v ON v.position = d.position",
-            params,
-        )
-        return {
-            int(r[0]): Details(
-                json.loads(r[1]), r[2], None if r[3] is None else json.loads(r[3]), r[4],
-                None if r[5] is None else json.loads(r[5]),
-            )
-            for r in rows
-        }  # fmt: skip
+        return int(rows[0][0])

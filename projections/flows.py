@@ -13,13 +13,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.dates import FigureDate, Precision
-from ledger.locations import Location, LocationIndex, level_name
-from projections.schema import DETAILS, VERSIONS
+from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
+from ledger.errors import InvalidInput
+from ledger.locations import Location, LocationIndex, level_name, level_number
+from projections.schema import DETAILS, VERSIONS, to_micros
 from projections.totals import location_json
+
+if TYPE_CHECKING:
+    from projections.service import ReadService
 
 FLOW_KINDS = ("new_displacement", "registration", "return")
 LEVEL_COLUMNS = {0: "country", 1: "adm1", 2: "adm2"}
@@ -163,3 +167,31 @@ def flows_of(
         FlowLine(None if location is None else location.pcode, name, total),
         rows_out, tuple(records),
     )  # fmt: skip
+
+
+def flows(
+    service: ReadService,
+    start: str,
+    end: str,
+    known_at: str | None = None,
+    location: str | None = None,
+    by: str | None = None,
+) -> Flows:
+    """New displacements, registrations and returns dated in a period (as known at an
+    instant), with their sources; ``by``: summed per location at that level."""
+    instant = parse_instant(known_at) if known_at else utc_now()
+    first = period_start(FigureDate.parse(start, what="--from"))
+    last = parse_day(end, what="--to")
+    if first > last:
+        raise InvalidInput(f"--from {start} is after --to {end}")
+    place = service.location(location) if location is not None else None
+    level = level_number(by) if by else None
+    if level is not None and place is not None and level <= place.level:
+        raise InvalidInput(f"--by {by} is not below {place.name} ({place.level_name})")
+    k = to_micros(instant)
+    params: list[Any] = [k, k, first.toordinal(), last.toordinal()]
+    if place is not None:
+        params.append(place.pcode)
+    with service._reading() as cur:
+        rows = service._rows(cur, flows_query(place), params)
+    return flows_of(rows, service.index, first, last, instant, place, level)

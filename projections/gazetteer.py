@@ -24,7 +24,7 @@ from projections.projector import (
     decode,
     event_time,
 )
-from projections.schema import LOCATION_CHANGES, LOCATIONS, VERSIONS
+from projections.schema import APPROVED, LOCATION_CHANGES, LOCATIONS, VERSIONS
 
 Chain = tuple[Any, Any, Any]  # country, adm1, adm2
 
@@ -103,12 +103,13 @@ class LocationsProjector:
         if "parent" in changes or "level" in changes:
             moved |= self._descendants_follow(pcode, chain)
         for code, (country, adm1, adm2) in moved.items():
-            self.cur.execute(
-                self.models.sql(
-                    f"UPDATE {VERSIONS.name} SET country = ?, adm1 = ?, adm2 = ? WHERE pcode = ?"
-                ),
-                (country, adm1, adm2, code),
-            )
+            for table in (VERSIONS.name, APPROVED.name):
+                self.cur.execute(
+                    self.models.sql(
+                        f"UPDATE {table} SET country = ?, adm1 = ?, adm2 = ? WHERE pcode = ?"
+                    ),
+                    (country, adm1, adm2, code),
+                )
         names = dict(zip(LOCATIONS.names, old, strict=True))
         return [(pcode, "corrected", {k: [names[k], v] for k, v in changes.items()})]
 

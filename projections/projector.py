@@ -26,7 +26,14 @@ from ledger.breakdowns import stored as stored_breakdowns
 from ledger.errors import LedgerError
 from ledger.fields import BY_NAME, FIGURE_FIELDS, MAX_COUNT
 from projections.backends import ReadModels
-from projections.schema import DETAILS, LOCATIONS, SNAPSHOTS, VERSIONS, to_micros
+from projections.schema import (
+    DETAILS,
+    HOUSEHOLD_SIZES,
+    LOCATIONS,
+    SNAPSHOTS,
+    VERSIONS,
+    to_micros,
+)
 
 # the topics of the events the read models follow, as the event library names them
 # (module:qualified name of the class; tests/test_stored_format.py checks every one)
@@ -42,6 +49,9 @@ REGISTERED_TOPICS = {
 CORRECTED_TOPIC = "ledger.gazetteer:Gazetteer.LocationCorrected"
 LOCATION_TOPICS = REGISTERED_TOPICS | {CORRECTED_TOPIC}
 SNAPSHOT_TOPIC = "ledger.snapshots:NamedSnapshot.Taken"
+SIGNED_OFF_TOPIC = "ledger.snapshots:NamedSnapshot.SignedOff"
+REVIEW_TOPIC = "ledger.reviews:Review.Given"
+SIZE_TOPIC = "ledger.households:HouseholdSizes.SizeSet"
 
 # one stored event: (notification id, originator id as stored, version, topic, state)
 Event = tuple[int, Any, int, str, bytes]
@@ -112,6 +122,8 @@ class Projector:
         self.apply_locations(events)
         self.apply_snapshots(events)
         self.apply_figures(events)
+        self.apply_reviews(events)
+        self.apply_sizes(events)
 
     # -- figures ---------------------------------------------------------------------------
 
@@ -273,16 +285,22 @@ class Projector:
 
     def apply_snapshots(self, events: Sequence[Event]) -> None:
         rows = []
+        signed = []
         for position, originator, version, topic, state in events:
-            if topic != SNAPSHOT_TOPIC:
+            if topic not in (SNAPSHOT_TOPIC, SIGNED_OFF_TOPIC):
                 continue
             try:
                 taken = decode(state)
                 at = event_time(taken)
+                if topic == SIGNED_OFF_TOPIC:
+                    off = {k: taken[k] for k in ("actor", "at", "checkpoint", "statement",
+                                                 "signature", "public_key")}  # fmt: skip
+                    signed.append((json.dumps(off, ensure_ascii=False), taken["name"]))
+                    continue
                 rows.append((
                     taken["name"], taken["as_of"], taken["known_at"], int(taken["position"]),
                     taken["location"], taken["by"], taken["actor"], at,
-                    json.dumps(taken["result"], ensure_ascii=False),
+                    json.dumps(taken["result"], ensure_ascii=False), None,
                 ))  # fmt: skip
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise UnreadableEvent(
@@ -290,6 +308,27 @@ class Projector:
                 ) from None
         if rows:
             self.models.insert_rows(self.cur, SNAPSHOTS.name, SNAPSHOTS.names, rows)
+        for signed_off, name in signed:  # (after the page's own snapshots)
+            self.cur.execute(
+                self.models.sql(f"UPDATE {SNAPSHOTS.name} SET signed_off = ? WHERE name = ?"),
+                (signed_off, name),
+            )
+
+    # -- reviews and household sizes ------------------------------------------------------
+
+    def apply_reviews(self, events: Sequence[Event]) -> None:
+        """Reviews, and the approved figure table they keep (``projections.reviews``)."""
+        from projections.reviews import ReviewsProjector
+
+        if any(e[3] == REVIEW_TOPIC for e in events):
+            ReviewsProjector(self.models, self.cur).apply(events)
+
+    def apply_sizes(self, events: Sequence[Event]) -> None:
+        from projections.reviews import sizes_of
+
+        rows = sizes_of(self.models, events)
+        if rows:
+            self.models.insert_rows(self.cur, HOUSEHOLD_SIZES.name, HOUSEHOLD_SIZES.names, rows)
 
 
 def _column_value(name: str, value: Any) -> Any:

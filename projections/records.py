@@ -48,6 +48,12 @@ class Version:
     citation: str | None
     changes: tuple[dict[str, Any], ...]
     current_until: datetime | None
+    reviews: tuple[dict[str, Any], ...] = ()  # {status, comment, actor, at}, oldest first
+    role: str = "recommended"
+    quantifier: str = "exact"
+    db_user: str | None = None  # the database session user that appended it, if known
+    breakdowns: dict[str, dict[str, int]] | None = None
+    conversion: dict[str, Any] | None = None
 
     def to_json(self, index: LocationIndex) -> dict[str, Any]:
         return {
@@ -66,9 +72,15 @@ class Version:
             "retracted": self.retracted,
             "recorded_at": self.recorded_at.isoformat(),
             "actor": self.actor,
+            "db_user": self.db_user,
             "reason": self.reason,
             "changes": [dict(c) for c in self.changes],
             "current_until": None if self.current_until is None else self.current_until.isoformat(),
+            "role": self.role,
+            "quantifier": self.quantifier,
+            "breakdowns": self.breakdowns,
+            "conversion": self.conversion,
+            "reviews": [dict(r) for r in self.reviews],
         }
 
 
@@ -116,13 +128,23 @@ class Snapshot:
 
     summary: SnapshotSummary
     result: dict[str, Any]
+    signed_off: dict[str, Any] | None = None
+    # with a sign-off: every change recorded after it to a record in the snapshot's scope
+    # dated on or before its as-of, and the figures that are not what they were then
+    changed: tuple[dict[str, Any], ...] = ()
+    figures_changed: tuple[dict[str, Any], ...] = ()
 
     @property
     def totals(self) -> tuple[Totals, ...]:
         return tuple(Totals.from_json(c) for c in self.result.get("countries", [self.result]))
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.summary.to_json(), "result": self.result}
+        data: dict[str, Any] = {**self.summary.to_json(), "result": self.result}
+        data["signed_off"] = self.signed_off
+        if self.signed_off is not None:
+            data["changed_since_sign_off"] = list(self.changed)
+            data["figures_changed_since_sign_off"] = list(self.figures_changed)
+        return data
 
 
 # The export's columns, derived from the figure record's fields: each record's id, import

@@ -128,10 +128,47 @@ SNAPSHOTS = Table(
         Column("actor", "text", False),
         Column("created_at", "count", False),
         Column("result", "json", False),
+        # its sign-off: {"actor", "at", "checkpoint", "statement", "signature", "public_key"}
+        Column("signed_off", "json"),
     ),
     "name",
 )
-TABLES = (POSITIONS, VERSIONS, DETAILS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS)
+# every review of a record version (ledger.reviews)
+REVIEWS = Table(
+    "dlp_reviews",
+    (
+        Column("position", "position", False),
+        Column("record_id", "code", False),
+        Column("version", "int", False),
+        Column("status", "code", False),
+        Column("comment", "text"),
+        Column("actor", "text", False),
+        Column("at", "count", False),
+    ),
+    "position",
+)
+# every household size set (ledger.households), the last set for a year in force
+HOUSEHOLD_SIZES = Table(
+    "dlp_household_sizes",
+    (
+        Column("position", "position", False),
+        Column("country", "code", False),
+        Column("year", "int", False),
+        Column("size", "code", False),
+        Column("source", "text", False),
+        Column("actor", "text", False),
+        Column("at", "count", False),
+    ),
+    "position",
+)
+# the approved figure table: the figure table's rows as approved, each current (system
+# time) from its approval until the record's next approval, or until a later review of
+# the same version takes the approval back; --approved-only runs the figure rule on it
+APPROVED = Table("dlp_approved", VERSIONS.columns, "position, recorded_at")
+TABLES = (
+    POSITIONS, VERSIONS, DETAILS, LOCATIONS, LOCATION_CHANGES, SNAPSHOTS, REVIEWS, APPROVED,
+    HOUSEHOLD_SIZES,
+)  # fmt: skip
 VERSION_INDEXES = (
     Index("dlp_versions_record", "dlp_versions", ("record_id", "version"), unique=True),
     Index("dlp_versions_at", "dlp_versions", ("pcode", "kind", "day")),
@@ -139,6 +176,16 @@ VERSION_INDEXES = (
     Index("dlp_versions_adm1", "dlp_versions", ("adm1", "kind", "day")),
     Index("dlp_versions_adm2", "dlp_versions", ("adm2", "kind", "day")),
     Index("dlp_versions_recorded", "dlp_versions", ("recorded_at",)),
+)
+# built with their (small) tables; the approved table is sought like the figure table
+REVIEW_INDEXES = (
+    Index("dlp_reviews_record", "dlp_reviews", ("record_id", "version")),
+    Index("dlp_approved_record", "dlp_approved", ("record_id", "version")),
+    *(
+        Index(i.name.replace("dlp_versions", "dlp_approved"), "dlp_approved", i.columns)
+        for i in VERSION_INDEXES
+        if i.name != "dlp_versions_record" and i.name != "dlp_versions_recorded"
+    ),
 )
 
 VIEW_FIGURES = "figures"

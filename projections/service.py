@@ -16,17 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from ledger.backends import EVENTS_TABLE, Connection, Cursor
-from ledger.dates import FigureDate, Precision, parse_day, parse_instant, utc_now
+from ledger.dates import parse_day, parse_instant, utc_now
 from ledger.errors import (
     InvalidInput,
     LedgerNotInitialised,
-    RecordNotFound,
-    SnapshotNotFound,
 )
-from ledger.ids import parse_record_id
 from ledger.locations import Location, LocationIndex, level_number
 from ledger.targets import database_url, safe_target
 from projections.backends import ReadModels, models_for
@@ -34,12 +30,8 @@ from projections.catchup import Projection
 from projections.facts import SqlFacts
 from projections.figures import FigureRule
 from projections.schema import (
-    DETAILS,
-    LOCATION_CHANGES,
     LOCATIONS,
-    SNAPSHOTS,
     VERSIONS,
-    from_micros,
     to_micros,
 )
 from projections.totals import Moment, Totals, TotalsReport, totals_of
@@ -153,23 +145,9 @@ class ReadService:
 
     def location_history(self, query: str) -> LocationHistory:
         """What was done to a location, event by event."""
-        from projections.records import LocationChange, LocationHistory
+        from projections.lookups import location_history
 
-        place = self.location(query)
-        with self._reading() as cur:
-            rows = self._rows(
-                cur,
-                f"SELECT {', '.join(LOCATION_CHANGES.names)} FROM {LOCATION_CHANGES.name} "
-                "WHERE pcode = ? ORDER BY position",
-                (place.pcode,),
-            )
-        return LocationHistory(
-            place,
-            tuple(
-                LocationChange(r[0], r[2], json.loads(r[3]), r[4], r[5], r[6], from_micros(r[7]))
-                for r in rows
-            ),
-        )
+        return location_history(self, query)
 
     def countries(self, cur: Cursor, known_at: datetime) -> list[Location]:
         """Countries with any record version known at the instant (all of them if none)."""
@@ -189,9 +167,15 @@ class ReadService:
     # -- figures ---------------------------------------------------------------------------
 
     def _rule(
-        self, cur: Cursor, when: Moment, *, detail: bool = False, dimension: str | None = None
+        self,
+        cur: Cursor,
+        when: Moment,
+        *,
+        detail: bool = False,
+        dimension: str | None = None,
+        approved_only: bool = False,
     ) -> FigureRule:
-        facts = SqlFacts(self.models, cur, to_micros(when.known_at))
+        facts = SqlFacts(self.models, cur, to_micros(when.known_at), approved_only=approved_only)
         return FigureRule(facts, self.index, when.as_of, detail=detail, dimension=dimension)
 
     def totals(
@@ -200,9 +184,11 @@ class ReadService:
         location: str | None = None,
         by: str | None = None,
         breakdown: str | None = None,
+        approved_only: bool = False,
     ) -> TotalsReport:
         """One location's totals (or every country's), with ``by`` broken down by level and
-        with ``breakdown`` by a dimension (sex, age, cause, origin)."""
+        with ``breakdown`` by a dimension (sex, age, cause, origin); ``approved_only``: each
+        record at its latest approved version."""
         level = level_number(by) if by else None
         dimension = None if breakdown is None else _dimension(breakdown)
         chosen = self.location(location) if location is not None else None
@@ -210,8 +196,27 @@ class ReadService:
             level = None  # every country is listed anyway: one line each
         with self._reading() as cur:
             places = [chosen] if chosen else self.countries(cur, when.known_at)
-            rule = self._rule(cur, when, dimension=dimension)
-            return TotalsReport(totals_of(rule, when, self.position, places, level))
+            rule = self._rule(cur, when, dimension=dimension, approved_only=approved_only)
+            found = totals_of(rule, when, self.position, places, level)
+            if approved_only:
+                found = tuple(self._waiting(cur, when, t) for t in found)
+            return TotalsReport(found)
+
+    def _waiting(self, cur: Cursor, when: Moment, totals: Totals) -> Totals:
+        """The totals with a note of the record versions in its country that
+        ``--approved-only`` leaves out (or counts at an earlier version) until reviewed."""
+        from dataclasses import replace
+
+        note = self._waiting_note(cur, when, totals.location.pcode)
+        return replace(totals, total=replace(totals.total, notes=(*totals.total.notes, note)))
+
+    def _waiting_note(self, cur: Cursor, when: Moment, pcode: str) -> str:
+        country = self.index.ancestors(pcode)[-1:] or [pcode]
+        waiting = SqlFacts(self.models, cur, to_micros(when.known_at)).waiting(country)
+        return (
+            f"approved versions only: {waiting} record version(s) in {country[0]} wait for "
+            "review (counted at their last approved version, or not at all)"
+        )
 
     def single(self, report: TotalsReport, what: str) -> Totals:
         if len(report.countries) != 1:
@@ -221,14 +226,24 @@ class ReadService:
             )
         return report.countries[0]
 
-    def explain(self, when: Moment, location: str) -> Explanation:
+    def explain(self, when: Moment, location: str, *, approved_only: bool = False) -> Explanation:
         from projections.explain import Explanation, derivation
 
         place = self.location(location)
         with self._reading() as cur:
-            facts = SqlFacts(self.models, cur, to_micros(when.known_at))
+            from projections.shown import ShownFacts
+
+            facts = ShownFacts(
+                self.models, cur, to_micros(when.known_at), approved_only=approved_only
+            )
+            facts.url = self.projection.url
             rule = FigureRule(facts, self.index, when.as_of, detail=True)
             tree = derivation(rule.figure(place.pcode), self.index, facts)
+            if approved_only:
+                from dataclasses import replace
+
+                note = self._waiting_note(cur, when, place.pcode)
+                tree = replace(tree, notes=(*tree.notes, note))
             return Explanation(
                 when.as_of, when.known_at, self.position, self._checkpoint(cur), tree
             )
@@ -241,6 +256,7 @@ class ReadService:
         known_at: str | None = None,
         location: str | None = None,
         by: str | None = None,
+        approved_only: bool = False,
     ) -> Series:
         from projections.timeline import Series, period_ends
 
@@ -248,7 +264,10 @@ class ReadService:
         first = parse_day(start, what="--from")
         last = parse_day(end, what="--to")
         points = tuple(
-            self.single(self.totals(Moment(day, instant), location, by), "series")
+            self.single(
+                self.totals(Moment(day, instant), location, by, approved_only=approved_only),
+                "series",
+            )
             for day in period_ends(first.replace(day=1), last, every)
         )
         return Series(every, instant, points)
@@ -263,24 +282,9 @@ class ReadService:
     ) -> Flows:
         """New displacements, registrations and returns dated in a period (as known at an
         instant), with their sources; ``by``: summed per location at that level."""
-        from projections.flows import flows_of, flows_query, period_start
+        from projections.flows import flows
 
-        instant = parse_instant(known_at) if known_at else utc_now()
-        first = period_start(FigureDate.parse(start, what="--from"))
-        last = parse_day(end, what="--to")
-        if first > last:
-            raise InvalidInput(f"--from {start} is after --to {end}")
-        place = self.location(location) if location is not None else None
-        level = level_number(by) if by else None
-        if level is not None and place is not None and level <= place.level:
-            raise InvalidInput(f"--by {by} is not below {place.name} ({place.level_name})")
-        k = to_micros(instant)
-        params: list[Any] = [k, k, first.toordinal(), last.toordinal()]
-        if place is not None:
-            params.append(place.pcode)
-        with self._reading() as cur:
-            rows = self._rows(cur, flows_query(place), params)
-        return flows_of(rows, self.index, first, last, instant, place, level)
+        return flows(self, start, end, known_at, location, by)
 
     def compare(
         self, a: str, b: str, location: str | None = None, by: str | None = None
@@ -332,106 +336,47 @@ class ReadService:
     # -- records ---------------------------------------------------------------------------
 
     def history(self, record_id: str) -> History:
-        from projections.records import History, Version
+        """Every version of a record, with its reviews (``projections.lookups``)."""
+        from projections.lookups import history
 
-        rid = parse_record_id(record_id)
-        columns = [f"v.{c}" for c in VERSIONS.names] + [f"d.{c}" for c in DETAILS.names[1:]]
-        names = [*VERSIONS.names, *DETAILS.names[1:]]
-        with self._reading() as cur:
-            rows = self._rows(
-                cur,
-                f"SELECT {', '.join(columns)} FROM {VERSIONS.name} AS v JOIN {DETAILS.name} AS d "
-                "ON d.position = v.position WHERE v.record_id = ? ORDER BY v.version",
-                (rid.hex,),
-            )
-        if not rows:
-            raise RecordNotFound(rid)
-        versions = []
-        for row in rows:
-            r = dict(zip(names, row, strict=True))
-            versions.append(
-                Version(
-                    record_id=str(rid), version=r["version"], action=r["action"],
-                    kind=r["kind"], pcode=r["pcode"],
-                    date=str(FigureDate(date.fromordinal(r["day"]), Precision(r["precision"]))),
-                    individuals=r["individuals"], households=r["households"],
-                    source=json.loads(r["source"]), origin=r["origin"], cause=r["cause"],
-                    note=r["note"], retracted=bool(r["retracted"]),
-                    recorded_at=from_micros(r["recorded_at"]), actor=r["actor"],
-                    reason=r["reason"], citation=r["citation"],
-                    changes=tuple(json.loads(r["changes"])),
-                    current_until=from_micros(r["superseded_at"]) if r["superseded_at"] else None,
-                )
-            )  # fmt: skip
-        return History(str(rid), tuple(versions), self.index)
+        return history(self, record_id)
 
     def export_rows(self) -> Iterator[list[str]]:
-        """Every current record (not retracted), in the order they were first recorded, as
-        the export's cells (``projections.records.EXPORT_COLUMNS``)."""
-        from projections.records import export_row
+        """Every current record, as the export's cells (``projections.lookups``)."""
+        from projections.lookups import export_rows
 
-        columns_out = self.export_columns
-        fields = ["record_id", "version", "kind", "pcode", "day", "precision",
-                  "individuals", "households", "origin", "cause", "breakdowns",
-                  "source", "note", "actor", "import_key"]  # fmt: skip
-        columns = ", ".join(f"{'v' if c in VERSIONS.names else 'd'}.{c}" for c in fields)
-        with self.models.streaming(self.conn) as cur:
-            cur.execute(
-                self.models.sql(
-                    f"SELECT {columns} FROM {VERSIONS.name} AS v JOIN {DETAILS.name} AS d "
-                    "ON d.position = v.position "
-                    "WHERE v.superseded_at IS NULL AND v.retracted = 0 "
-                    f"ORDER BY (SELECT w.position FROM {VERSIONS.name} AS w "
-                    "WHERE w.record_id = v.record_id AND w.version = 1)"
-                )
-            )
-            while rows := cur.fetchmany(1000):
-                for row in rows:
-                    r = dict(zip(fields, row, strict=True))
-                    day = FigureDate(date.fromordinal(r.pop("day")), Precision(r.pop("precision")))
-                    r["date"] = str(day)
-                    r["record_id"] = str(UUID(r["record_id"]))
-                    r["source"] = json.loads(r["source"])
-                    if r["breakdowns"] is not None:
-                        r["breakdowns"] = json.loads(r["breakdowns"])
-                    yield export_row(r, self.index.get(r.pop("pcode")), self.index, columns_out)
+        return export_rows(self)
 
     @functools.cached_property
     def export_columns(self) -> tuple[tuple[str, str], ...]:
-        """The export's columns: ``projections.records``'s, and a column for each age band
-        a record's breakdowns hold."""
-        from ledger.breakdowns import band_bounds
-        from projections.records import export_columns
+        from projections.lookups import export_columns
 
-        with self._reading() as cur:
-            rows = self._rows(
-                cur,
-                f"SELECT DISTINCT e.key FROM {VERSIONS.name} AS v {self.models.parts_join('age')}",
-            )
-        return export_columns(sorted((r[0] for r in rows), key=band_bounds))
+        return export_columns(self)
+
+    def household_sizes(self, country: str | None = None) -> list[dict[str, Any]]:
+        """Every household size set (for one country), in the order they were set."""
+        from projections.lookups import household_sizes
+
+        return household_sizes(self, country)
+
+    def converted_records(self, country: str) -> list[str]:
+        """The current households-only records of a country (what a new size converts)."""
+        from projections.lookups import converted_records
+
+        return converted_records(self, country)
 
     # -- snapshots and checkpoints ---------------------------------------------------------
 
     def snapshots(self) -> list[SnapshotSummary]:
-        with self._reading() as cur:
-            rows = self._rows(
-                cur, f"SELECT {', '.join(SNAPSHOTS.names[:-1])} FROM {SNAPSHOTS.name} "
-                "ORDER BY created_at"
-            )  # fmt: skip
-        return [_summary(row) for row in rows]
+        from projections.lookups import snapshots
+
+        return snapshots(self)
 
     def snapshot(self, name: str) -> Snapshot:
-        from projections.records import Snapshot
+        """A kept snapshot; signed off, with what changed since (``projections.signoff``)."""
+        from projections.lookups import snapshot
 
-        with self._reading() as cur:
-            rows = self._rows(
-                cur,
-                f"SELECT {', '.join(SNAPSHOTS.names)} FROM {SNAPSHOTS.name} WHERE name = ?",
-                (name,),
-            )
-        if not rows:
-            raise SnapshotNotFound(name)
-        return Snapshot(_summary(rows[0][:-1]), json.loads(rows[0][-1]))
+        return snapshot(self, name)
 
     def checkpoint(self) -> Checkpoint:
         """The hash-chain checkpoint of the log position these answers are computed at."""
@@ -451,15 +396,6 @@ def _dimension(text: str) -> str:
         return dimension_of(text)
     except ValueError as error:
         raise InvalidInput(f"--breakdown: {error}") from None
-
-
-def _summary(row: Any) -> SnapshotSummary:
-    from projections.records import SnapshotSummary
-
-    name, as_of, known_at, position, location, by, actor, created_at = row
-    return SnapshotSummary(
-        name, as_of, known_at, int(position), location, by, actor, from_micros(created_at)
-    )
 
 
 def _as_date(side: str) -> date | None:

@@ -6,6 +6,7 @@ import json
 from uuid import UUID
 
 import typer
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cli.read import QueryOrSubcommand
@@ -89,11 +90,17 @@ def test_history_shows_every_version_with_what_changed_who_and_why(db: str) -> N
     assert [v["individuals"] for v in versions] == [38172, 38000, 38000]
     assert [v["retracted"] for v in versions] == [False, False, True]
     at = [v["recorded_at"][:19] + "+00:00" for v in versions]
+    # on PostgreSQL the session user that wrote is named beside the actor declared
+    users = {v["db_user"] for v in versions}
+    assert users == ({None} if db.endswith(".db") else {make_url(db).username})
+    by = "" if users == {None} else f",{make_url(db).username}"
     assert dledger(db, "history", record_id, "--format", "csv").stdout == (
-        "version,recorded at,actor,change,reason,date,location,individuals,households\n"
-        f"1,{at[0]},amina,recorded,,2017-12,MLI,38172,7716\n"
-        f"2,{at[1]},bakary,individuals 38172 → 38000,typo,2017-12,MLI,38000,7716\n"
-        f"3,{at[2]},chantal,retracted,duplicate,2017-12,MLI,38000,7716\n"
+        "version,recorded at,actor,change,reason,date,location,individuals,households"
+        + (",database user" if by else "")
+        + "\n"
+        f"1,{at[0]},amina,recorded,,2017-12,MLI,38172,7716{by}\n"
+        f"2,{at[1]},bakary,individuals 38172 → 38000,typo,2017-12,MLI,38000,7716{by}\n"
+        f"3,{at[2]},chantal,retracted,duplicate,2017-12,MLI,38000,7716{by}\n"
     )
 
 

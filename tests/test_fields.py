@@ -13,7 +13,8 @@ import inspect
 
 from ledger.bulk import NewRecord
 from ledger.fields import FIGURE_FIELDS, SOURCE_FIELDS
-from ledger.importing.rows import PLAIN_COLUMNS, hxl_field
+from ledger.importing.hxl import hxl_field
+from ledger.importing.rows import PLAIN_COLUMNS
 from ledger.inputs import NewFigure, Source
 from ledger.records import FigureRecord
 from projections.backends import postgresql, sqlite

@@ -348,10 +348,8 @@ def test_totals_equal_the_figure_rule_in_duckdb(generated: Ledger) -> None:
 
 def _rows_in_memory(ledger: Ledger) -> list[Row]:
     """The figure table, read back as the facts in memory hold it."""
-    from projections.facts import Fact
-
     from ledger.breakdowns import DIMENSIONS
-    from projections.facts import parts_from
+    from projections.facts import Fact, parts_from
 
     columns = (
         "record_id, version, kind, pcode, day, precision, individuals, households, created_at, "

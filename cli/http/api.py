@@ -8,7 +8,6 @@ bringing it up to date with the log, and returns the result's ``to_json``; the r
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,9 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cli.http import door
 from cli.http.readers import Readers
 from cli.render import shown
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import LedgerError
 from projections.service import ReadService, moment
-from projections.totals import TotalsReport
 
 POSITION = "X-Ledger-Position"
 log = logging.getLogger("dledger.http")
@@ -103,15 +101,9 @@ def failed(request: Request, error: Exception, position: int | None = None) -> R
     return response
 
 
-def supported(method: Callable[..., Any], **extras: object) -> dict[str, object]:
-    """The optional parameters that were given, passed on only if the read service's
-    ``method`` accepts them (a parameter the ledger does not know yet is a 400)."""
-    given = {name: value for name, value in extras.items() if value is not None}
-    accepted = inspect.signature(method).parameters
-    for name in given:
-        if name not in accepted:
-            raise InvalidInput(f"{name}= is not supported yet")
-    return given
+ApprovedOnly = Annotated[
+    bool, Query(description="Count each record at its latest approved version.")
+]
 
 
 @api.get("/totals", summary="IDPs per location as of a date, as known at an instant.")
@@ -121,19 +113,16 @@ def totals(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     by: By = None,
-    breakdown: Annotated[
-        str | None, Query(description="sex, age, cause or origin (when the ledger has it).")
-    ] = None,
-    approved_only: Annotated[
-        bool | None, Query(description="Count approved versions only (when the ledger has it).")
-    ] = None,
+    breakdown: Annotated[str | None, Query(description="sex, age, cause or origin.")] = None,
+    approved_only: ApprovedOnly = False,
 ) -> Response:
     """`dledger totals --format json`: one location's totals, or every country's."""
 
     def question(reader: ReadService) -> Any:
-        ask: Callable[..., TotalsReport] = reader.totals
-        extras = supported(ask, breakdown=breakdown, approved_only=approved_only)
-        return ask(moment(as_of, known_at), location, by, **extras).to_json()
+        when = moment(as_of, known_at)
+        return reader.totals(
+            when, location, by, breakdown=breakdown, approved_only=approved_only
+        ).to_json()
 
     return answer(request, question)
 
@@ -144,9 +133,11 @@ def explain(
     loc: Annotated[str, Path(description="P-code or name of the location.")],
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    approved_only: ApprovedOnly = False,
 ) -> Response:
     """`dledger explain LOC --format json`: baseline, flows, corrections, children, sums."""
-    return answer(request, lambda r: r.explain(moment(as_of, known_at), loc).to_json())
+    when = moment(as_of, known_at)
+    return answer(request, lambda r: r.explain(when, loc, approved_only=approved_only).to_json())
 
 
 @api.get("/compare", summary="Two dates or snapshots side by side.")
@@ -170,9 +161,15 @@ def series(
     known_at: KnownAt = None,
     location: Location = None,
     by: By = None,
+    approved_only: ApprovedOnly = False,
 ) -> Response:
     """`dledger series --from DATE --to DATE --format json`."""
-    return answer(request, lambda r: r.series(start, end, every, known_at, location, by).to_json())
+    return answer(
+        request,
+        lambda r: r.series(
+            start, end, every, known_at, location, by, approved_only=approved_only
+        ).to_json(),
+    )
 
 
 @api.get("/flows", summary="New displacements (and registrations and returns) in a period.")
@@ -229,7 +226,7 @@ def locations(
     q: Annotated[str | None, Query(description="Part of a p-code, name or variant.")] = None,
 ) -> Response:
     """`dledger locations [QUERY] --format json`."""
-    from cli.views import locations_view
+    from cli.record_views import locations_view
 
     return answer(request, lambda r: locations_view(r.locations(q)).data)
 

@@ -7,7 +7,6 @@ as new ones (registered with the import); nothing is written here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -16,17 +15,15 @@ import msgspec
 from pydantic import ValidationError
 
 from ledger.breakdowns import DIMENSIONS, checked, parse_list_cell
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import LedgerError
 from ledger.importing.identity import scope_of, stock_key
+from ledger.importing.places import Places, Problem, blank
 from ledger.importing.rows import SourceRow
 from ledger.inputs import NewFigure, figure_counts
-from ledger.locations import LEVELS, Location, LocationIndex, validate_location
+from ledger.locations import Location, LocationIndex
 
-NOT_AVAILABLE = {"not available", "n/a", "na", "none", "-"}
 ASSESSMENT_RANK = {"BA": 0, "SA": 1}
 DEFAULT_DTM_PUBLISHER = "IOM DTM"
-CHAIN = ("country", "adm1", "adm2", "adm3")  # the row's location columns, by admin level
-_CHAIN_FIELDS = (*(f"{lv}_{part}" for lv in CHAIN for part in ("code", "name")), "admin_level")
 # Rows that say the same apart from their location and counts are validated in full once:
 # ``NewFigure``'s checks of each other field depend on that field's text alone, so the
 # same text passes the same way (a date that is not in the future stays so). The counts
@@ -41,7 +38,6 @@ _SOURCE_COLUMNS = {
     "source.rounded": "rounded",
 }
 _ENCODE = msgspec.json.Encoder().encode
-_NAMED_CODE = re.compile(r"^(.*\S)\s*\(([A-Za-z0-9]+)\)$")
 
 
 @dataclass(frozen=True)
@@ -112,28 +108,16 @@ def _figure_values(shape: tuple[str | None, ...], pcode: str, v: dict[str, str])
             "rounded": rounded,
         },
         "origin": origin,
-        "cause": _blank(cause) or None,
+        "cause": blank(cause) or None,
         "note": note,
         "role": role or None,
         "quantifier": quantifier or None,
     }
 
 
-class _Problem(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
 def _number(texts: Any) -> list[int]:
     """The counts among some cells (what is not one is checked, and named, later)."""
     return [int(t) for t in (str(x).strip().replace(",", "") for x in texts) if t.isdigit()]
-
-
-def _blank(text: str | None) -> str:
-    value = (text or "").strip()
-    return "" if value.lower() in NOT_AVAILABLE else value
 
 
 class RowChecker:
@@ -155,9 +139,13 @@ class RowChecker:
         self.default_publisher = default_publisher
         # `#affected+idps` counts the IDPs present: a stock, unless a kind column says otherwise
         self.default_kind = "" if "location" in columns else "assessment"
-        self.new_locations: dict[str, Location] = {}
-        self._chains: dict[tuple[str | None, ...], str] = {}  # location columns -> p-code
+        self.places = Places(index)
         self._checked: dict[tuple[str | None, ...], _Checked] = {}  # row shape -> its checks
+
+    @property
+    def new_locations(self) -> dict[str, Location]:
+        """The locations the rows checked so far name and the registry lacks."""
+        return self.places.new_locations
 
     def error(self, row: SourceRow, field: str, reason: str) -> RowError:
         column = self.columns.get(field, field)
@@ -173,11 +161,11 @@ class RowChecker:
         found: dict[str, Location] = {}
         pcode = "ZZZ"
         try:
-            pcode = self._location(v, found)
-        except _Problem as problem:
+            pcode = self.places.location(v, found)
+        except Problem as problem:
             errors.append(self.error(row, problem.field, problem.reason))
         origin: str | None = None
-        if not self.dtm and _blank(v.get("origin")):
+        if not self.dtm and blank(v.get("origin")):
             try:
                 origin = self.index.resolve(v["origin"]).location.pcode
             except LedgerError as error:
@@ -233,8 +221,8 @@ class RowChecker:
         breakdowns, part_errors = self._breakdowns(row, individuals, found)
         if part_errors:
             return None, part_errors
-        self.new_locations.update(found)
-        atype = _blank(v.get("assessment_type")).upper()
+        self.places.new_locations.update(found)
+        atype = blank(v.get("assessment_type")).upper()
         extra = () if self.dtm else (origin or "", checked.cause or "")
         key = stock_key(
             scope_of(operation, checked.publisher),
@@ -266,8 +254,8 @@ class RowChecker:
             row.line,
             individuals,
             households,
-            _blank(v.get("cause")) or None,
-            _blank(v.get("origin")) or None,
+            blank(v.get("cause")) or None,
+            blank(v.get("origin")) or None,
             None if breakdowns is None else _ENCODE(breakdowns),
             _ENCODE(payload),
             _ENCODE(row.raw) if self.keep_raw else None,
@@ -305,122 +293,25 @@ class RowChecker:
                 if cell:
                     where[dimension] = f"{dimension}_parts"
                     raw[dimension] = parse_list_cell(dimension, cell)
-            if self.dtm and _blank(v.get("cause")):
+            if self.dtm and blank(v.get("cause")):
                 where["cause"] = "cause"
-                raw["cause"] = {_blank(v.get("cause")): individuals}
-            if self.dtm and _blank(v.get("origin")):
+                raw["cause"] = {blank(v.get("cause")): individuals}
+            if self.dtm and blank(v.get("origin")):
                 where["origin"] = "origin"
-                raw["origin"] = {self._dtm_origin(v, found): individuals}
+                raw["origin"] = {self.places.dtm_origin(v, found): individuals}
             elif "origin" in raw:
                 raw["origin"] = {
-                    self._origin(query, v, found): n for query, n in raw["origin"].items()
+                    self.places.origin(query, v, found): n for query, n in raw["origin"].items()
                 }
             return checked(raw, individuals), []
-        except _Problem as problem:
+        except Problem as problem:
             return None, [self.error(row, problem.field, problem.reason)]
         except (ValueError, LedgerError) as error:
             dimension = str(error).removeprefix("breakdown ").split(":")[0].split(" ")[0]
             return None, [self.error(row, where.get(dimension, "breakdown"), str(error))]
-
-    def _origin(self, query: str, v: dict[str, str], found: dict[str, Location]) -> str:
-        """An origin of a list cell: a p-code or a name, or, as exports write them,
-        ``Name (P-CODE)``, registered as an admin1 of the row's country if unknown."""
-        named = _NAMED_CODE.match(query)
-        if named:
-            return self._dtm_origin(
-                {"origin": named[2], "origin_name": named[1], "country_code":
-                 v.get("country_code", "")}, found,
-            )  # fmt: skip
-        try:
-            return self.index.resolve(query).location.pcode
-        except LedgerError as error:
-            raise _Problem("origin_parts", str(error)) from None
-
-    def _dtm_origin(self, v: dict[str, str], found: dict[str, Location]) -> str:
-        """A DTM row's origin admin1: known, or registered with the row's name for it under
-        the row's country."""
-        code = _blank(v.get("origin")).upper()
-        known = self.index.by_pcode.get(code) or self.new_locations.get(code) or found.get(code)
-        if known is not None:
-            return known.pcode
-        country = _blank(v.get("country_code")).upper()
-        if not country:
-            raise _Problem("origin", f"origin {code} is not a known location, and the row names "
-                           "no country to register it under")  # fmt: skip
-        try:
-            self._ensure(Location(code, _blank(v.get("origin_name")), 1, country), found, code)
-        except _Problem as problem:
-            raise _Problem("origin", f"origin {problem.reason} (an origin name column)") from None
-        return code
 
     def _invalid(self, row: SourceRow, detail: Any) -> RowError:
         loc = [str(p) for p in detail.get("loc", ())]
         field = _SOURCE_COLUMNS.get(".".join(loc), loc[0] if loc else "row")
         reason = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
         return self.error(row, field, reason)
-
-    def _location(self, v: dict[str, str], found: dict[str, Location]) -> str:
-        if "location" in v:
-            if not v["location"]:
-                raise _Problem("location", "location is empty")
-            try:
-                return self.index.resolve(v["location"]).location.pcode
-            except LedgerError as error:
-                raise _Problem("location", str(error)) from None
-        cache_key = tuple(map(v.get, _CHAIN_FIELDS))
-        known = self._chains.get(cache_key)
-        if known is not None:
-            return known
-        pcode = self._chain(v, found)
-        if not found:  # every location of the chain is registered or pending: reuse
-            self._chains[cache_key] = pcode
-        return pcode
-
-    def _chain(self, v: dict[str, str], found: dict[str, Location]) -> str:
-        codes = [_blank(v.get(f"{lv}_code")).upper() for lv in CHAIN]
-        names = [_blank(v.get(f"{lv}_name")) for lv in CHAIN]
-        level_text = v.get("admin_level", "")
-        if level_text:
-            if level_text not in ("0", "1", "2", "3"):
-                raise _Problem("admin_level", "admin level must be 0, 1, 2 or 3")
-            level = int(level_text)
-        elif any(codes):
-            level = max(i for i, c in enumerate(codes) if c)
-        else:
-            raise _Problem("country_code", "the row names no location (no p-code)")
-        if not codes[level]:
-            raise _Problem(f"{CHAIN[level]}_code", f"no p-code for the {LEVELS[level]} row")
-        for depth in range(level + 1):
-            if codes[depth]:
-                parent = codes[depth - 1] if depth else None
-                self._ensure(
-                    Location(codes[depth], names[depth], depth, parent or None), found, codes[level]
-                )
-        return codes[level]
-
-    def _ensure(self, loc: Location, found: dict[str, Location], target: str) -> None:
-        field = f"{CHAIN[loc.level]}_code"
-        known = (
-            self.index.by_pcode.get(loc.pcode)
-            or self.new_locations.get(loc.pcode)
-            or found.get(loc.pcode)
-        )
-        if known is not None:
-            if known.level != loc.level or (loc.parent is not None and known.parent != loc.parent):
-                raise _Problem(
-                    field,
-                    (
-                        f"p-code {loc.pcode} is known as {known.name}, {LEVELS[known.level]} under "
-                        f"{known.parent}; the row says {LEVELS[loc.level]} under {loc.parent}"
-                    ),
-                )
-            return
-        if loc.level > 0 and loc.parent is None:
-            raise _Problem(field, f"new location {loc.pcode} needs its parent's p-code")
-        if not loc.name:
-            raise _Problem(f"{CHAIN[loc.level]}_name", f"new location {loc.pcode} needs a name")
-        try:
-            validate_location(loc)
-        except InvalidInput as error:
-            raise _Problem(field, str(error)) from None
-        found[loc.pcode] = loc
