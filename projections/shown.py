@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from projections.facts import FACT_SELECT, VISIBLE, Fact, SqlFacts, fact_of
+from projections.facts import FACT_SELECT, STOCK_KINDS, VISIBLE, Fact, SqlFacts, fact_of
 from projections.schema import DETAILS, REVIEWS, VERSIONS
 
 
@@ -64,7 +64,9 @@ class ShownFacts(SqlFacts):
             f"SELECT p.key, {FACT_SELECT} FROM "
             + self.models.seek(
                 source, self.table, "v",
-                f"v.pcode = p.c0 AND v.day = p.c1 AND v.role = 'triangulation' AND {visible}",
+                # the kinds named so that the (pcode, kind, day) index seeks the day too
+                f"v.pcode = p.c0 AND v.kind IN {STOCK_KINDS} AND v.day = p.c1 "
+                f"AND v.role = 'triangulation' AND {visible}",
             )
             + " ORDER BY p.key, v.position",
             [*params, self.known_at, self.known_at],
