@@ -15,8 +15,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.integrity.checkpoint import Checkpoint, key_id
-from ledger.integrity.errors import KeyFileProblem
+from ledger.integrity.checkpoint import Checkpoint
 
 MAGIC = "dledger sign-off v1"
 
@@ -37,16 +36,7 @@ def statement(
 
 def signed(text: str, private_pem: bytes, source: str = "key") -> tuple[str, str]:
     """(signature in base64, the signing key's id) for ``text``."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from ledger.integrity.checkpoint import sign_text
 
-    try:
-        private = serialization.load_pem_private_key(private_pem, password=None)
-    except (ValueError, TypeError):
-        raise KeyFileProblem(f"{source} is not an unencrypted PEM private key") from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise KeyFileProblem(f"{source} is not an Ed25519 private key")
-    raw = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return base64.b64encode(private.sign(text.encode("utf-8"))).decode("ascii"), key_id(raw)
+    signature, signer = sign_text(text, private_pem, source)
+    return base64.b64encode(signature).decode("ascii"), signer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -104,6 +104,10 @@ class Derivation:
     notes: tuple[str, ...]
     quantifier: str = "exact"
     triangulation: tuple[VersionShown, ...] = ()
+
+    def noted(self, note: str) -> Derivation:
+        """The same derivation with one more note."""
+        return replace(self, notes=(*self.notes, note))
 
     def to_json(self) -> dict[str, Any]:
         return {

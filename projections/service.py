@@ -199,18 +199,12 @@ class ReadService:
             rule = self._rule(cur, when, dimension=dimension, approved_only=approved_only)
             found = totals_of(rule, when, self.position, places, level)
             if approved_only:
-                found = tuple(self._waiting(cur, when, t) for t in found)
+                found = tuple(t.noted(self._waiting(cur, when, t.location.pcode)) for t in found)
             return TotalsReport(found)
 
-    def _waiting(self, cur: Cursor, when: Moment, totals: Totals) -> Totals:
-        """The totals with a note of the record versions in its country that
-        ``--approved-only`` leaves out (or counts at an earlier version) until reviewed."""
-        from dataclasses import replace
-
-        note = self._waiting_note(cur, when, totals.location.pcode)
-        return replace(totals, total=replace(totals.total, notes=(*totals.total.notes, note)))
-
-    def _waiting_note(self, cur: Cursor, when: Moment, pcode: str) -> str:
+    def _waiting(self, cur: Cursor, when: Moment, pcode: str) -> str:
+        """A note of the record versions in ``pcode``'s country that ``--approved-only``
+        leaves out (or counts at an earlier version) until they are reviewed."""
         country = self.index.ancestors(pcode)[-1:] or [pcode]
         waiting = SqlFacts(self.models, cur, to_micros(when.known_at)).waiting(country)
         return (
@@ -240,10 +234,7 @@ class ReadService:
             rule = FigureRule(facts, self.index, when.as_of, detail=True)
             tree = derivation(rule.figure(place.pcode), self.index, facts)
             if approved_only:
-                from dataclasses import replace
-
-                note = self._waiting_note(cur, when, place.pcode)
-                tree = replace(tree, notes=(*tree.notes, note))
+                tree = tree.noted(self._waiting(cur, when, place.pcode))
             return Explanation(
                 when.as_of, when.known_at, self.position, self._checkpoint(cur), tree
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -136,6 +136,10 @@ class Totals:
     total: Line
     by: str | None = None
     rows: tuple[Line, ...] | None = None
+
+    def noted(self, note: str) -> Totals:
+        """The same totals with one more note on the total."""
+        return replace(self, total=replace(self.total, notes=(*self.total.notes, note)))
 
     def to_json(self) -> dict[str, Any]:
         total = self.total.to_json()

@@ -164,6 +164,13 @@ def generate_key_pair() -> tuple[bytes, bytes]:
 def sign(
     statement: CheckpointStatement, private_pem: bytes, source: str = "key"
 ) -> CheckpointStatement:
+    signature, signer = sign_text(statement.body(), private_pem, source)
+    return replace(statement, key_id=signer, signature=signature)
+
+
+def sign_text(text: str, private_pem: bytes, source: str = "key") -> tuple[bytes, str]:
+    """The Ed25519 signature of ``text`` (UTF-8) with the private key in ``private_pem``,
+    and the signing key's id; a file that is not such a key is a ``KeyFileProblem``."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -176,8 +183,7 @@ def sign(
     raw = private.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    signature = private.sign(statement.body().encode("utf-8"))
-    return replace(statement, key_id=key_id(raw), signature=signature)
+    return private.sign(text.encode("utf-8")), key_id(raw)
 
 
 def check_signature(statement: CheckpointStatement, public_pem: bytes, source: str = "key") -> None:
