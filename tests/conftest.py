@@ -3,6 +3,12 @@
 PostgreSQL: one fresh database per test run (``dledger_test_<random>``), emptied before
 each test, dropped at the end. Without a server the PostgreSQL cases skip with the reason,
 except under CI (``CI=true``), where a missing server is a failure.
+
+The default run (``make test``) holds every SQLite case and the PostgreSQL cases of the
+modules whose subject is the storage itself (``BACKEND_MODULES``: SQL, the event store,
+the chain and the tree, concurrency, roles); the PostgreSQL cases of the other modules,
+whose subject is behaviour the backends share, are marked slow and run with ``make
+test-slow`` (CI runs both). Each PostgreSQL case costs its own schema (~0.2 s of DDL).
 """
 
 from __future__ import annotations
@@ -43,6 +49,29 @@ def _build_click_command_once() -> None:
 
 
 _build_click_command_once()
+
+
+# modules whose PostgreSQL cases stay in the default run: what they test is the storage
+BACKEND_MODULES = frozenset(
+    {
+        "test_append_only", "test_breakdowns", "test_chain", "test_concurrency_postgres",
+        "test_import_paths", "test_read_model_check", "test_recorder_contract",
+        "test_replay_check", "test_speed_equivalence", "test_storage", "test_stored_format",
+        "test_tree",
+    }
+)  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL case of a test outside ``BACKEND_MODULES`` is a slow test."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "postgresql" not in callspec.params.values():
+            continue
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in BACKEND_MODULES:
+            continue
+        item.add_marker(pytest.mark.slow)
 
 
 def pytest_configure(config: pytest.Config) -> None:
