@@ -1,11 +1,12 @@
 """Whole-process benchmark: what a user waits for, `dledger` against a DuckDB process.
 
-    python -m bench.cli_bench [--rows 148500] [--runs 7] [--code CHECKOUT]
+    python -m bench.cli_bench [--rows 148500] [--runs 15] [--code CHECKOUT]
 
 Generates a DTM-style HXL CSV (one country XAA, 30 regions x 30 districts, monthly rounds,
 three displacement-reason rows per district and round, baseline assessments), imports it
 into a fresh SQLite ledger with `dledger import`, reads it once (the catch-up), and then
-times, as separate processes, medians of ``--runs``:
+times, as separate processes taking turns (one run of each per round), medians of
+``--runs``:
 
 * ``dledger totals --location XAA --by admin1 --format json`` (as of the last round);
 * the reference: a Python process that imports DuckDB, reads the raw CSV twice (once for
@@ -151,15 +152,20 @@ def run(command: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> tuple[float, str]:
-    """Median wall-clock seconds of ``runs`` runs (after one warm-up), and the last output."""
-    out = run(command, env)
-    samples = []
+def timed(
+    commands: dict[str, list[str]], env: dict[str, str], runs: int
+) -> dict[str, tuple[float, str]]:
+    """For each command, the median wall-clock seconds of ``runs`` runs (after one
+    warm-up each) and its last output. The commands take turns, one run each per round,
+    so a change in the host's speed during the run reaches every command alike."""
+    outs = {name: run(command, env) for name, command in commands.items()}
+    samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        out = run(command, env)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), out
+        for name, command in commands.items():
+            start = time.perf_counter()
+            outs[name] = run(command, env)
+            samples[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(samples[name]), outs[name]) for name in commands}
 
 
 CODE: Path | None = None  # another checkout to measure (--code)
@@ -175,7 +181,7 @@ def dledger(*args: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=148_500)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--code", type=Path, help="measure the dledger of this checkout")
     args = parser.parse_args()
     global CODE
@@ -197,13 +203,19 @@ def main() -> None:
         start = time.perf_counter()
         run(totals, env)
         first_read_s = time.perf_counter() - start
-        ledger_s, out = timed(totals, env, args.runs)
-        duck_s, duck_out = timed(
-            [sys.executable, "-c", DUCKDB_SCRIPT, str(csv_path), as_of], env, args.runs
+        found = timed(
+            {
+                "totals": totals,
+                "duckdb": [sys.executable, "-c", DUCKDB_SCRIPT, str(csv_path), as_of],
+                "help": dledger("--help"),
+                "typer": [sys.executable, "-c", "import typer"],
+                "pass": [sys.executable, "-c", "pass"],
+            },
+            env,
+            args.runs,
         )
-        help_s, _ = timed(dledger("--help"), env, args.runs)
-        typer_s, _ = timed([sys.executable, "-c", "import typer"], env, args.runs)
-        pass_s, _ = timed([sys.executable, "-c", "pass"], env, args.runs)
+        (ledger_s, out), (duck_s, duck_out) = found["totals"], found["duckdb"]
+        help_s, typer_s, pass_s = (found[name][0] for name in ("help", "typer", "pass"))
     ours = json.loads(out)
     theirs = json.loads(duck_out)
     mine = {r["pcode"]: r["individuals"] for r in ours["rows"] if r["pcode"] is not None}
