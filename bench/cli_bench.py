@@ -37,41 +37,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# the DTM API file columns and their HXL tags, as bench/import_bench.py writes them
+from bench.import_bench import HEADER, REASONS, TAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 COUNTRY = "XAA"
 REGIONS = 30
 DISTRICTS = 30
-REASONS = ("Conflict", "Natural disaster", "No reason for displacement reported")
-HEADER = [
-    "operation",
-    "admin0Name",
-    "admin0Pcode",
-    "admin1Name",
-    "admin1Pcode",
-    "admin2Name",
-    "admin2Pcode",
-    "adminLevel",
-    "numPresentIdpInd",
-    "reportingDate",
-    "roundNumber",
-    "displacementReason",
-    "assessmentType",
-]
-TAGS = [
-    "#operation+name",
-    "#country+name",
-    "#country+code",
-    "#adm1+name",
-    "#adm1+code",
-    "#adm2+name",
-    "#adm2+code",
-    "#adm+level",
-    "#affected+idps",
-    "#date+reported",
-    "#round+code",
-    "#cause+type",
-    "#assessment+type",
-]
 
 # the reference: the same figure rule over the raw rows. $1 is the as-of date.
 DUCKDB_SCRIPT = """
