@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from cli.http.api import POSITION, make_app
-from cli.http.door import failure
+from cli.http.door import as_parameters, failure
 from ledger.errors import AmbiguousLocation
 from projections.service import ReadService
 from tests.command_line import dledger
@@ -286,7 +286,17 @@ def test_errors_are_one_line_naming_them_with_their_status(
     assert reply.status_code == status
     said = dledger(demo.target, *args)
     assert said.code == 1
-    assert reply.json() == {"error": said.stderr.removeprefix("error: ").rstrip("\n")}
+    line = said.stderr.removeprefix("error: ").rstrip("\n")
+    assert reply.json() == {"error": as_parameters(line)}  # the CLI's line, in the API's names
+    assert "--" not in reply.json()["error"]
+
+
+def test_a_message_names_query_parameters_not_command_line_options() -> None:
+    assert as_parameters("--as-of 'x' is not a date") == "as_of 'x' is not a date"
+    assert as_parameters("give --known-at or --by") == "give known_at or by"
+    assert as_parameters("run `dledger rebuild`; a-b and x--y stay") == (
+        "run `dledger rebuild`; a-b and x--y stay"
+    )
 
 
 @pytest.mark.parametrize(

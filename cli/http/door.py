@@ -10,6 +10,7 @@ database password.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +42,15 @@ STATUSES: tuple[tuple[type[LedgerError], int], ...] = (
 INTERNAL = "internal error"
 
 
+_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z-]*[a-z])\b")
+
+
+def as_parameters(message: str) -> str:
+    """A message of the read service as a client of the server needs it: its command-line
+    options (``--as-of``) named as the query parameters they are here (``as_of``)."""
+    return _OPTION.sub(lambda found: found.group(1).replace("-", "_"), message)
+
+
 def failure(error: BaseException, target: str, method: str, path: str) -> tuple[int, str]:
     """The status and the one line naming what went wrong."""
     if isinstance(error, RequestValidationError):
@@ -53,7 +63,7 @@ def failure(error: BaseException, target: str, method: str, path: str) -> tuple[
         return error.status_code, str(error.detail)
     for kind, status in STATUSES:
         if isinstance(error, kind):
-            return status, scrub(str(error), target)
+            return status, as_parameters(scrub(str(error), target))
     said = describe(error, target)
     return 500, scrub(said, target) if said else INTERNAL
 
